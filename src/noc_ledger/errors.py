@@ -1,0 +1,71 @@
+"""The one exception hierarchy of noc_ledger (GUIDE §2).
+
+Every failure the library reports is a :class:`NocLedgerError`; callers catch that, or a
+subclass when they care which step failed. No exception from a third-party library
+(cbor2, PyNaCl, cryptography) escapes the public API: the modules that touch them
+translate at the boundary.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConsistencyError",
+    "DecodeError",
+    "InclusionError",
+    "KeyFileError",
+    "ModelError",
+    "NocLedgerError",
+    "PolicyError",
+    "ScopeError",
+    "SignatureError",
+    "StorageError",
+    "VerificationError",
+]
+
+
+class NocLedgerError(Exception):
+    """Base class of every error raised by noc_ledger."""
+
+
+class DecodeError(NocLedgerError):
+    """Bytes are not a valid encoding: not canonical CBOR (spec/encoding.md), over a limit,
+    or not of the structure the spec defines for that document kind."""
+
+
+class ModelError(NocLedgerError):
+    """A value is well-formed but violates a rule of the model (spec/certificate.md),
+    e.g. an LEI whose check digits fail, or a NOC without its disclaimer."""
+
+
+class KeyFileError(NocLedgerError):
+    """A key file could not be read: wrong passphrase, not Ed25519, not PKCS#8, or not
+    encrypted where encryption is required (spec/signing.md §6)."""
+
+
+class PolicyError(NocLedgerError):
+    """A trust policy is malformed or internally inconsistent."""
+
+
+class VerificationError(NocLedgerError):
+    """A check of authenticity, integrity or authority failed."""
+
+
+class SignatureError(VerificationError):
+    """A signature, or the COSE_Sign1 envelope around it, does not verify
+    (spec/signing.md)."""
+
+
+class ScopeError(VerificationError):
+    """A scope is not within the scope that must contain it (spec/certificate.md §5)."""
+
+
+class InclusionError(VerificationError):
+    """A Merkle inclusion proof does not verify (spec/log.md §4)."""
+
+
+class ConsistencyError(VerificationError):
+    """A Merkle consistency proof does not verify (spec/log.md §5)."""
+
+
+class StorageError(NocLedgerError):
+    """The ledger's store failed or holds data that contradicts itself."""

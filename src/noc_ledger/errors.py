@@ -11,10 +11,12 @@ from __future__ import annotations
 __all__ = [
     "ConsistencyError",
     "DecodeError",
+    "EncodeError",
     "InclusionError",
     "KeyFileError",
     "ModelError",
     "NocLedgerError",
+    "OutOfRangeError",
     "PolicyError",
     "ScopeError",
     "SignatureError",
@@ -30,6 +32,11 @@ class NocLedgerError(Exception):
 class DecodeError(NocLedgerError):
     """Bytes are not a valid encoding: not canonical CBOR (spec/encoding.md), over a limit,
     or not of the structure the spec defines for that document kind."""
+
+
+class EncodeError(NocLedgerError):
+    """A value cannot be written in the CBOR profile of spec/encoding.md (a float, an
+    integer out of range, a key of a forbidden type, a string that is not valid Unicode)."""
 
 
 class ModelError(NocLedgerError):
@@ -65,6 +72,11 @@ class InclusionError(VerificationError):
 
 class ConsistencyError(VerificationError):
     """A Merkle consistency proof does not verify (spec/log.md §5)."""
+
+
+class OutOfRangeError(NocLedgerError, ValueError):
+    """An index or size names something outside the log or tree (for example a proof asked
+    for an index not below the size). Also a ``ValueError``, which it is."""
 
 
 class StorageError(NocLedgerError):

@@ -33,7 +33,7 @@ PyNaCl 1.6.2 bundles libsodium 1.0.20-stable):
   small-order point.
 * Small order: libsodium tests membership of the 8-point torsion subgroup (blocklist or
   coordinates); here it is [8]P == identity on the decoded point, which is the definition.
-  Mixed-order points (a prime-order part plus torsion) are accepted by both, as by libsodium.
+  Mixed-order points (a prime-order part plus torsion) are not rejected, as by libsodium.
 """
 
 from __future__ import annotations

@@ -207,9 +207,9 @@ def cctv_expected(case: Case) -> bool:
 
     ``low_order_component_A``/``_R`` (mixed-order points) are not rejected: the README notes
     they cannot be caught by a blocklist, and libsodium does not test for the prime-order
-    subgroup. ``low_order_residue`` needs no rule of its own: it marks exactly the vectors
-    whose cofactorless equation fails (test_cctv_flags_match_the_equation), so the equation
-    rejects them.
+    subgroup. ``low_order_residue`` needs no rule of its own: outside the ``reencoded_k``
+    vectors (all non-canonical, so rejected anyway) it marks exactly the vectors whose
+    cofactorless equation fails (test_cctv_flags_match_the_equation).
     """
     return cctv_equation(case) and not (case.flags & STRICT_REJECT_FLAGS)
 
@@ -265,7 +265,11 @@ def test_verdict_totals() -> None:
 def test_speccheck_row_is_libsodiums() -> None:
     # results.md, row "LibSodium": only case 3 (mixed-order A and R, valid both ways)
     # passes; small A or R (0-2), cofactored-only (4, 5), S > L (6, 7), non-canonical R
-    # (8, 9) and non-canonical A (10, 11) are all rejected.
+    # (8, 9) and non-canonical A (10, 11) are all rejected. Case 4 being rejected is what
+    # shows the equation is cofactorless. Copies of newer upstream libsodium open.c end in
+    # `return ge25519_has_small_order(&check) - 1;`, a cofactored check: if a PyNaCl
+    # upgrade brings that in, case 4 and the CCTV low_order_residue vectors without a
+    # low-order point flip to accepted, and these tests fail on purpose (spec §4 decision).
     assert speccheck_libsodium_row() == tuple(i == 3 for i in range(12))
 
 

@@ -334,7 +334,7 @@ def decode_sign1(data: bytes) -> Sign1:
         raise SignatureError("COSE_Sign1: unprotected header must be empty")
     if len(signature) != SIGNATURE_SIZE:
         raise SignatureError("COSE_Sign1: an Ed25519 signature is 64 bytes")
-    header = codec.decode(protected, max_size=1024, max_depth=1)
+    header = codec.decode(protected, max_size=1024, max_depth=4)
     if not isinstance(header, dict):
         raise DecodeError("COSE_Sign1: protected header must encode a map")
     unknown = set(header) - {_HDR_ALG, _HDR_CONTENT_TYPE, _HDR_KID}

@@ -121,7 +121,7 @@ def test_noc_semantics() -> None:
     assert evaluate(cert.scope, Query("prep.aml_registration", "retail", "AE")).permitted
     assert not evaluate(cert.scope, Query("va.exchange.fiat", "retail", "AE")).permitted
     notice = cert.legal_notice(NOC_DISCLAIMER_CODE)
-    assert notice is not None and "does not constitute a licence" in notice.text
+    assert notice is not None and "does not constitute a full operating licence" in notice.text
     assert cert.is_valid_at(T0) and not cert.is_valid_at(T0 - 1)
     assert not cert.is_valid_at(T0 + 180 * 86400)
 

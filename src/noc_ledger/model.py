@@ -44,7 +44,8 @@ CERTIFICATE_VERSION: Final = 1
 NOC_DISCLAIMER_CODE: Final = "not-an-operating-licence"
 NOC_DISCLAIMER_TEXT: Final = (
     "This No Objection Certificate permits only the preparatory activities listed in its "
-    "scope. It does not constitute a licence to carry on any virtual-asset activity."
+    "scope. It does not constitute a full operating licence and does not permit carrying on "
+    "any virtual-asset activity."
 )
 #: spec/certificate.md §3: the largest certificate payload accepted.
 MAX_CERTIFICATE_SIZE: Final = 60_000

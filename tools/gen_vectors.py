@@ -1,0 +1,997 @@
+"""Generate the language-neutral test vectors in vectors/ (see vectors/README.md).
+
+Every vector comes from fixed keys and fixed times, so running this again produces the same
+bytes; tests/test_vectors.py regenerates them and compares. Never edit vectors/ by hand:
+change this script (and the spec) and re-run it::
+
+    python tools/gen_vectors.py            # writes vectors/
+    python tools/gen_vectors.py --out DIR  # writes elsewhere
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from noc_ledger import codec, merkle, signing
+from noc_ledger.errors import NocLedgerError
+from noc_ledger.model import (
+    NOC_DISCLAIMER_CODE,
+    NOC_DISCLAIMER_TEXT,
+    Certificate,
+    Edge,
+    EdgeKind,
+    Identifier,
+    Instrument,
+    Issuer,
+    LegalNotice,
+    Subject,
+    verify_certificate,
+)
+from noc_ledger.scope import Amount, Grant, Limit, Query, Scope, Territory, evaluate, is_within
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMAT = "noc-ledger-vectors/1"
+
+AUTHORITY_SEED = hashlib.sha256(b"noc-ledger vectors: authority key").digest()
+OTHER_SEED = hashlib.sha256(b"noc-ledger vectors: other key").digest()
+HOLDER_SEED = hashlib.sha256(b"noc-ledger vectors: holder key").digest()
+AUTHORITY = signing.Ed25519Signer(AUTHORITY_SEED)
+OTHER = signing.Ed25519Signer(OTHER_SEED)
+HOLDER = signing.Ed25519Signer(HOLDER_SEED)
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+DAY = 86_400
+L = 2**252 + 27742317777372353535851937790883648493
+CT_CERT = signing.CONTENT_TYPES["certificate"]
+
+Vectors = dict[str, dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+def diagnostic(value: Any) -> str:
+    """RFC 8949 §8 diagnostic notation of a decoded value."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"h'{value.hex()}'"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(diagnostic(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{diagnostic(k)}: {diagnostic(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, codec.Tag):
+        return f"{value.number}({diagnostic(value.value)})"
+    raise TypeError(type(value))
+
+
+def raw_sign1(
+    signer: signing.Ed25519Signer,
+    protected: dict[int, Any] | bytes,
+    payload: bytes,
+    *,
+    unprotected: dict[int, Any] | None = None,
+    tag: int | None = codec.COSE_SIGN1_TAG,
+) -> bytes:
+    """A COSE_Sign1 signed correctly over whatever (possibly non-profile) header it has."""
+    prot = protected if isinstance(protected, bytes) else codec.encode(protected)
+    sig = signer.sign(codec.encode(["Signature1", prot, b"", payload]))
+    body = [prot, unprotected or {}, payload, sig]
+    return codec.encode(body if tag is None else codec.Tag(tag, body))
+
+
+def header(**overrides: Any) -> dict[int, Any]:
+    h: dict[int, Any] = {1: signing.ALG_ED25519, 3: CT_CERT, 4: AUTHORITY.key_id}
+    for k, v in overrides.items():
+        label = int(k.lstrip("_"))
+        if v is None:
+            h.pop(label, None)
+        else:
+            h[label] = v
+    return h
+
+
+UAE = Territory(("AE",))
+ALL = ("institutional", "professional", "retail")
+
+
+def sample_noc(**changes: Any) -> Certificate:
+    base = Certificate(
+        instrument=Instrument.NOC,
+        number="VARA/NOC/2026/0001",
+        issuer=Issuer("Virtual Assets Regulatory Authority", "AE-DU"),
+        subject=Subject(
+            legal_name="Example Exchange FZE",
+            lei="529900T8BM49AURSDO55",
+            identifiers=(Identifier("ae-ded-licence", "1234567"),),
+            trading_names=("Example Exchange",),
+            domains=("example-exchange.ae",),
+            holder_keys=(HOLDER.public_key,),
+        ),
+        issued_at=T0,
+        valid_from=T0,
+        valid_until=T0 + 180 * DAY,
+        scope=Scope(
+            (
+                Grant("prep.aml_registration", ALL, UAE),
+                Grant("prep.local_incorporation", ALL, UAE),
+                Grant("prep.licence_application", ALL, UAE),
+            )
+        ),
+        conditions=("Report progress to the authority every month.",),
+        legal_notices=(LegalNotice(NOC_DISCLAIMER_CODE, NOC_DISCLAIMER_TEXT),),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def sample_licence() -> Certificate:
+    return sample_noc(
+        instrument=Instrument.LICENCE,
+        number="VARA/LIC/2026/0001",
+        valid_from=T0 + 90 * DAY,
+        valid_until=T0 + 455 * DAY,
+        scope=Scope(
+            (
+                Grant(
+                    "va.exchange",
+                    ("professional", "retail"),
+                    Territory(("AE",), ("AE-AZ",)),
+                    products_denied=("category:privacy",),
+                    limits=(Limit("per_transaction", "AED", 1_000_000),),
+                    conditions_precedent=("Appoint a money-laundering reporting officer",),
+                ),
+                Grant("va.custody", ("institutional",), Territory(("AE-DU",))),
+            )
+        ),
+        conditions=(),
+        legal_notices=(),
+        edges=(Edge(EdgeKind.UPGRADES, sample_noc().id),),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# encoding/
+
+
+def encoding_vectors() -> Vectors:
+    out: Vectors = {}
+    valid: list[tuple[str, str, Any]] = [
+        ("uint-0", "smallest integer", 0),
+        ("uint-24", "first one-byte argument", 24),
+        ("uint-max", "2**64 - 1", 2**64 - 1),
+        ("nint-min", "-2**64", -(2**64)),
+        ("text-utf8", "multi-byte UTF-8", "Zürich – 東京"),
+        ("map-mixed-keys", 'bytewise key order: 1, 24, -1, "a"', {1: 0, 24: 0, -1: 0, "a": 0}),
+        ("map-text-keys", "shorter text key first", {"b": 1, "aa": 2}),
+        (
+            "cose-key",
+            "the RFC 9679 thumbprint input of an OKP key",
+            {1: 1, -1: 6, -2: b"\x00" * 32},
+        ),
+        ("nested", "arrays and maps", [True, False, None, b"", "", [], {}]),
+    ]
+    for name, desc, value in valid:
+        data = codec.encode(value)
+        out[f"encoding/valid-{name}.json"] = {
+            "description": desc,
+            "input": data.hex(),
+            "diagnostic": diagnostic(value),
+            "expect": "valid",
+        }
+    invalid = [
+        ("non-shortest-uint", "24 written with a one-byte argument of 23", "1817"),
+        (
+            "non-shortest-uint64",
+            "2**32-1 written with an eight-byte argument",
+            "1b00000000ffffffff",
+        ),
+        ("non-shortest-length", "byte string length in long form", "5801ff"),
+        ("indefinite-bytes", "indefinite-length byte string", "5f4100ff"),
+        ("indefinite-array", "indefinite-length array", "9f00ff"),
+        ("indefinite-map", "indefinite-length map", "bf0000ff"),
+        ("half-float", "float16 1.0", "f93c00"),
+        ("double-float", "float64 1.0", "fb3ff0000000000000"),
+        ("undefined", "the undefined simple value", "f7"),
+        ("simple-16", "unassigned simple value", "f0"),
+        ("bignum", "tag 2 bignum", "c249010000000000000000"),
+        ("tag-not-allowed", "tag 18 where no tag is allowed", "d280"),
+        ("reserved-ai", "additional information 28", "1c"),
+        ("unsorted-keys", "keys 2 then 1", "a202000100"),
+        (
+            "length-first-order",
+            "-1 before 24 (RFC 7049 order, not RFC 8949 §4.2.1)",
+            "a220001818" + "00",
+        ),
+        ("duplicate-keys", "key 1 twice", "a201000100"),
+        ("bytes-key", "byte-string map key", "a1410000"),
+        ("invalid-utf8", "text with an invalid UTF-8 sequence", "62c328"),
+        ("utf8-surrogate", "text encoding a UTF-16 surrogate", "63eda080"),
+        ("trailing-bytes", "two items", "0000"),
+        ("truncated", "array of 3 with 2 items", "830102"),
+        ("huge-claim", "array claiming 2**32-1 items", "9b00000000ffffffff"),
+        ("too-deep", "17 nested arrays", "81" * 17 + "00"),
+        ("empty", "no bytes at all", ""),
+    ]
+    for name, desc, hex_ in invalid:
+        out[f"encoding/invalid-{name}.json"] = {
+            "description": desc,
+            "input": hex_,
+            "expect": "DecodeError",
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# certificate/
+
+
+def _cert_vector(description: str, signed: bytes, expect: str, key: bytes) -> dict[str, Any]:
+    vector: dict[str, Any] = {
+        "description": description,
+        "content_type": CT_CERT,
+        "public_key": key.hex(),
+        "signed": signed.hex(),
+        "expect": expect,
+    }
+    if expect == "valid":
+        verified = verify_certificate(signed, public_key=key)
+        envelope = signing.decode_sign1(signed)
+        vector["payload"] = envelope.payload.hex()
+        vector["payload_diagnostic"] = diagnostic(codec.decode(envelope.payload))
+        vector["certificate_id"] = verified.id.hex()
+        vector["key_id"] = verified.key_id.hex()
+    return vector
+
+
+def _payload_with(mutate: Callable[[dict[int, Any]], None]) -> bytes:
+    item = sample_noc().to_item()
+    mutate(item)
+    return codec.encode(item)
+
+
+def certificate_vectors() -> Vectors:
+    pk = AUTHORITY.public_key
+    noc_payload = sample_noc().to_cbor()
+    good = raw_sign1(AUTHORITY, header(), noc_payload)
+    cases: list[tuple[str, str, bytes, str, bytes]] = [
+        ("valid-noc", "a NOC for preparatory activities with its disclaimer", good, "valid", pk),
+        (
+            "valid-licence",
+            "a licence upgrading the NOC, with limits, exclusions and a deny-list",
+            raw_sign1(AUTHORITY, header(), sample_licence().to_cbor()),
+            "valid",
+            pk,
+        ),
+        (
+            "valid-minimal",
+            "a registration with only the required fields",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                Certificate(
+                    instrument=Instrument.REGISTRATION,
+                    number="R-1",
+                    issuer=Issuer("Authority", "AE"),
+                    subject=Subject("Firm Ltd"),
+                    issued_at=T0,
+                    valid_from=T0,
+                    scope=Scope((Grant("va.transfer", ("retail",), UAE),)),
+                ).to_cbor(),
+            ),
+            "valid",
+            pk,
+        ),
+    ]
+    sig_flip = bytearray(good)
+    sig_flip[-1] ^= 0x01
+    cases.append(
+        ("bad-signature", "last signature byte flipped", bytes(sig_flip), "SignatureError", pk)
+    )
+    cases.append(
+        (
+            "wrong-key",
+            "valid, but checked against another key",
+            good,
+            "SignatureError",
+            OTHER.public_key,
+        )
+    )
+    # S + L: same signature value modulo L, rejected by the S < L rule (malleability).
+    parts = codec.decode(good, tags=frozenset({18})).value
+    s_int = int.from_bytes(parts[3][32:], "little") + L
+    if s_int < 2**256:
+        malleable = parts[3][:32] + s_int.to_bytes(32, "little")
+        cases.append(
+            (
+                "signature-s-plus-l",
+                "S replaced by S + L (a malleated signature)",
+                codec.encode(codec.Tag(18, [parts[0], {}, parts[2], malleable])),
+                "SignatureError",
+                pk,
+            )
+        )
+    cases += [
+        (
+            "wrong-content-type",
+            "a certificate payload signed as a status event",
+            raw_sign1(AUTHORITY, header(_3=signing.CONTENT_TYPES["status-event"]), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "unknown-content-type",
+            "content type application/cbor",
+            raw_sign1(AUTHORITY, header(_3="application/cbor"), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "unknown-header",
+            "protected header label 99 (closed allow-list)",
+            raw_sign1(AUTHORITY, header(_99="x"), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "crit-header",
+            "protected crit header naming label 99",
+            raw_sign1(AUTHORITY, header(_2=[99], _99="x"), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "alg-eddsa",
+            "alg -8 (polymorphic EdDSA) instead of -19",
+            raw_sign1(AUTHORITY, header(_1=-8), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "alg-es256",
+            "alg -7 (ES256): algorithm confusion",
+            raw_sign1(AUTHORITY, header(_1=-7), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "no-kid",
+            "protected header without kid",
+            raw_sign1(AUTHORITY, header(_4=None), noc_payload),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "unprotected-header",
+            "kid in the unprotected header",
+            raw_sign1(AUTHORITY, header(), noc_payload, unprotected={4: AUTHORITY.key_id}),
+            "SignatureError",
+            pk,
+        ),
+        (
+            "untagged",
+            "COSE_Sign1 without tag 18",
+            raw_sign1(AUTHORITY, header(), noc_payload, tag=None),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "cose-sign-tag",
+            "tag 98 (COSE_Sign) instead of 18",
+            raw_sign1(AUTHORITY, header(), noc_payload, tag=98),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "non-canonical-protected",
+            "alg -19 written as 38 12 (non-shortest) inside the signed protected header",
+            raw_sign1(
+                AUTHORITY,
+                bytes.fromhex("a3013812")
+                + b"\x03"
+                + codec.encode(CT_CERT)
+                + b"\x04"
+                + codec.encode(AUTHORITY.key_id),
+                noc_payload,
+            ),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "non-canonical-payload",
+            "payload map length in long form, correctly signed",
+            raw_sign1(AUTHORITY, header(), bytes([0xB8, noc_payload[0] & 0x1F]) + noc_payload[1:]),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "trailing-bytes",
+            "a valid signed certificate followed by one byte",
+            good + b"\x00",
+            "DecodeError",
+            pk,
+        ),
+        (
+            "unsorted-set",
+            "trading names not sorted, correctly signed",
+            raw_sign1(
+                AUTHORITY, header(), _payload_with(lambda m: m[4].__setitem__(3, ["Zeta", "Alpha"]))
+            ),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "unknown-version",
+            "format version 2",
+            raw_sign1(AUTHORITY, header(), _payload_with(lambda m: m.__setitem__(0, 2))),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "unknown-payload-key",
+            "payload key 99",
+            raw_sign1(AUTHORITY, header(), _payload_with(lambda m: m.__setitem__(99, 0))),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "bad-lei",
+            "LEI whose MOD 97-10 check digits fail",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                _payload_with(lambda m: m[4].__setitem__(1, "529900T8BM49AURSDO56")),
+            ),
+            "ModelError",
+            pk,
+        ),
+        (
+            "noc-without-disclaimer",
+            "a NOC without the not-an-operating-licence notice",
+            raw_sign1(AUTHORITY, header(), _payload_with(lambda m: m.pop(10))),
+            "ModelError",
+            pk,
+        ),
+        (
+            "noc-operating-activity",
+            "a NOC granting va.exchange.fiat",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                _payload_with(lambda m: m[8][1][0].__setitem__(0, "va.exchange.fiat")),
+            ),
+            "ModelError",
+            pk,
+        ),
+        (
+            "unknown-activity",
+            "an activity the vocabulary does not define",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                _payload_with(lambda m: m[8][1][0].__setitem__(0, "prep.lobbying")),
+            ),
+            "ModelError",
+            pk,
+        ),
+    ]
+    out: Vectors = {}
+    for name, desc, signed, expect, key in cases:
+        out[f"certificate/{name}.json"] = _cert_vector(desc, signed, expect, key)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# keys/
+
+
+def key_vectors() -> Vectors:
+    out: Vectors = {}
+    for name, signer, seed in (
+        ("authority", AUTHORITY, AUTHORITY_SEED),
+        ("other", OTHER, OTHER_SEED),
+        ("holder", HOLDER, HOLDER_SEED),
+    ):
+        out[f"keys/{name}.json"] = {
+            "description": f"the {name} test key (RFC 8032 seed, public key, RFC 9679 key id)",
+            "seed": seed.hex(),
+            "public_key": signer.public_key.hex(),
+            "key_id": signer.key_id.hex(),
+            "thumbprint_input": codec.encode({1: 1, -1: 6, -2: signer.public_key}).hex(),
+            "expect": "valid",
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# merkle/
+
+
+def _entries(n: int) -> list[bytes]:
+    return [f"entry {i}".encode() for i in range(n)]
+
+
+def _store(n: int) -> merkle.MemoryHashStore:
+    store = merkle.MemoryHashStore()
+    for e in _entries(n):
+        store.append(e)
+    return store
+
+
+def _flip(h: bytes) -> bytes:
+    return bytes([h[0] ^ 1]) + h[1:]
+
+
+def merkle_vectors() -> Vectors:
+    out: Vectors = {}
+    entries = _entries(21)
+    out["merkle/roots.json"] = {
+        "description": "roots of the trees of the first n entries 'entry 0', 'entry 1', …, for n = 0..21",
+        "entries": [e.hex() for e in entries],
+        "leaf_hashes": [merkle.leaf_hash(e).hex() for e in entries],
+        "roots": [
+            merkle.root_of([merkle.leaf_hash(e) for e in entries[:n]]).hex() for n in range(22)
+        ],
+        "expect": "valid",
+    }
+    store = _store(21)
+
+    def incl(
+        name: str,
+        desc: str,
+        index: int,
+        size: int,
+        leaf: bytes,
+        proof: list[bytes],
+        root: bytes,
+        expect: str,
+    ) -> None:
+        out[f"merkle/inclusion-{name}.json"] = {
+            "description": desc,
+            "index": index,
+            "size": size,
+            "leaf_hash": leaf.hex(),
+            "proof": [p.hex() for p in proof],
+            "root": root.hex(),
+            "expect": expect,
+        }
+
+    def root(n: int) -> bytes:
+        return merkle.root_from_reader(n, store)
+
+    for index, size in ((0, 1), (0, 2), (5, 8), (12, 13), (20, 21), (7, 21)):
+        proof = merkle.prove_inclusion(index, size, store)
+        incl(
+            f"valid-{index}-of-{size}",
+            f"entry {index} in the tree of size {size}",
+            index,
+            size,
+            merkle.leaf_hash(entries[index]),
+            proof,
+            root(size),
+            "valid",
+        )
+    proof = merkle.prove_inclusion(5, 13, store)
+    leaf = merkle.leaf_hash(entries[5])
+    incl(
+        "wrong-index",
+        "proof for index 5 checked at index 6",
+        6,
+        13,
+        leaf,
+        proof,
+        root(13),
+        "InclusionError",
+    )
+    incl(
+        "wrong-size",
+        "proof for size 13 checked at size 14",
+        5,
+        14,
+        leaf,
+        proof,
+        root(14),
+        "InclusionError",
+    )
+    incl("wrong-root", "root of size 12", 5, 13, leaf, proof, root(12), "InclusionError")
+    incl(
+        "flipped-element",
+        "one proof hash with a flipped bit",
+        5,
+        13,
+        leaf,
+        [proof[0], _flip(proof[1]), *proof[2:]],
+        root(13),
+        "InclusionError",
+    )
+    incl(
+        "extra-element",
+        "one hash appended to the proof",
+        5,
+        13,
+        leaf,
+        [*proof, proof[0]],
+        root(13),
+        "InclusionError",
+    )
+    incl(
+        "missing-element",
+        "last proof hash removed",
+        5,
+        13,
+        leaf,
+        proof[:-1],
+        root(13),
+        "InclusionError",
+    )
+    incl(
+        "short-hash",
+        "a 31-byte proof element",
+        5,
+        13,
+        leaf,
+        [proof[0][:31], *proof[1:]],
+        root(13),
+        "InclusionError",
+    )
+    incl(
+        "index-equals-size",
+        "index 13 in a tree of size 13",
+        13,
+        13,
+        leaf,
+        proof,
+        root(13),
+        "InclusionError",
+    )
+    incl(
+        "leaf-as-node",
+        "the node hash of two leaves presented as a leaf",
+        0,
+        13,
+        merkle.node_hash(merkle.leaf_hash(entries[0]), merkle.leaf_hash(entries[1])),
+        merkle.prove_inclusion(0, 13, store)[1:],
+        root(13),
+        "InclusionError",
+    )
+
+    def cons(
+        name: str,
+        desc: str,
+        size1: int,
+        size2: int,
+        proof: list[bytes],
+        root1: bytes,
+        root2: bytes,
+        expect: str,
+    ) -> None:
+        out[f"merkle/consistency-{name}.json"] = {
+            "description": desc,
+            "size1": size1,
+            "size2": size2,
+            "proof": [p.hex() for p in proof],
+            "root1": root1.hex(),
+            "root2": root2.hex(),
+            "expect": expect,
+        }
+
+    for size1, size2 in ((1, 2), (3, 7), (4, 8), (6, 13), (13, 21), (20, 21)):
+        cons(
+            f"valid-{size1}-to-{size2}",
+            f"size {size1} to size {size2}",
+            size1,
+            size2,
+            merkle.prove_consistency(size1, size2, store),
+            root(size1),
+            root(size2),
+            "valid",
+        )
+    cons(
+        "valid-equal-sizes",
+        "equal sizes, empty proof, equal roots",
+        13,
+        13,
+        [],
+        root(13),
+        root(13),
+        "valid",
+    )
+    cons(
+        "equal-sizes-different-roots",
+        "equal sizes, empty proof, different roots",
+        13,
+        13,
+        [],
+        root(13),
+        _flip(root(13)),
+        "ConsistencyError",
+    )
+    cons(
+        "from-empty",
+        "size1 = 0 is always rejected",
+        0,
+        13,
+        [],
+        merkle.EMPTY_ROOT,
+        root(13),
+        "ConsistencyError",
+    )
+    p = merkle.prove_consistency(6, 13, store)
+    cons(
+        "swapped-roots", "root1 and root2 swapped", 6, 13, p, root(13), root(6), "ConsistencyError"
+    )
+    cons(
+        "flipped-element",
+        "one proof hash with a flipped bit",
+        6,
+        13,
+        [_flip(p[0]), *p[1:]],
+        root(6),
+        root(13),
+        "ConsistencyError",
+    )
+    cons(
+        "extra-element",
+        "one hash appended to the proof",
+        6,
+        13,
+        [*p, p[0]],
+        root(6),
+        root(13),
+        "ConsistencyError",
+    )
+    cons(
+        "wrong-size2",
+        "proof for 6..13 checked as 6..14",
+        6,
+        14,
+        p,
+        root(6),
+        root(14),
+        "ConsistencyError",
+    )
+    cons("size1-greater", "size1 > size2", 13, 6, p, root(13), root(6), "ConsistencyError")
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# scope/
+
+
+def _query_json(q: Query) -> dict[str, Any]:
+    j: dict[str, Any] = {
+        "activity": q.activity,
+        "customer_type": q.customer_type,
+        "territory": q.territory,
+    }
+    if q.product is not None:
+        j["product"] = q.product
+    if q.amount is not None:
+        j["amount"] = {"value": q.amount.value, "unit": q.amount.unit, "metric": q.amount.metric}
+    return j
+
+
+def scope_vectors() -> Vectors:
+    out: Vectors = {}
+    licence = sample_licence().scope
+    noc = sample_noc().scope
+    queries: list[tuple[str, str, Scope, Query]] = [
+        (
+            "noc-aml",
+            "NOC permits AML registration",
+            noc,
+            Query("prep.aml_registration", "retail", "AE"),
+        ),
+        (
+            "noc-fiat",
+            "NOC does not permit a fiat exchange",
+            noc,
+            Query("va.exchange.fiat", "retail", "AE"),
+        ),
+        (
+            "noc-other-country",
+            "NOC is for AE only",
+            noc,
+            Query("prep.aml_registration", "retail", "SA"),
+        ),
+        (
+            "noc-subdivision",
+            "a subdivision of an included country",
+            noc,
+            Query("prep.aml_registration", "retail", "AE-DU"),
+        ),
+        (
+            "licence-child",
+            "va.exchange covers va.exchange.fiat",
+            licence,
+            Query("va.exchange.fiat", "retail", "AE-DU", "asset:btc", Amount(1_000_000, "AED")),
+        ),
+        (
+            "licence-over-limit",
+            "amount above the per-transaction limit",
+            licence,
+            Query("va.exchange.fiat", "retail", "AE-DU", "asset:btc", Amount(1_000_001, "AED")),
+        ),
+        (
+            "licence-other-unit",
+            "a limit in AED cannot be compared with USD",
+            licence,
+            Query("va.exchange.fiat", "retail", "AE-DU", "asset:btc", Amount(1, "USD")),
+        ),
+        (
+            "licence-denied-product",
+            "a denied product",
+            licence,
+            Query("va.exchange.crypto", "retail", "AE-DU", "category:privacy"),
+        ),
+        (
+            "licence-excluded-subdivision",
+            "AE-AZ is excluded",
+            licence,
+            Query("va.exchange.fiat", "retail", "AE-AZ"),
+        ),
+        (
+            "licence-whole-country",
+            "all of AE is not permitted when AE-AZ is excluded",
+            licence,
+            Query("va.exchange.fiat", "retail", "AE"),
+        ),
+        (
+            "licence-customer-type",
+            "institutional customers are not in the exchange grant",
+            licence,
+            Query("va.exchange.fiat", "institutional", "AE-DU"),
+        ),
+        (
+            "licence-custody-dubai",
+            "custody for institutions in Dubai",
+            licence,
+            Query("va.custody", "institutional", "AE-DU"),
+        ),
+        (
+            "licence-parent-query",
+            "a query for va (all operating activities) is not permitted",
+            licence,
+            Query("va", "institutional", "AE-DU"),
+        ),
+        (
+            "unknown-activity",
+            "an activity the vocabulary does not define is an error, not a no",
+            licence,
+            Query("va.exchange.otc", "retail", "AE"),
+        ),
+    ]
+    for name, desc, s, q in queries:
+        vector: dict[str, Any] = {
+            "description": desc,
+            "scope": codec.encode(s.to_item()).hex(),
+            "scope_diagnostic": diagnostic(s.to_item()),
+            "query": _query_json(q),
+        }
+        try:
+            result = evaluate(s, q)
+        except NocLedgerError as exc:
+            vector["expect"] = type(exc).__name__
+        else:
+            vector["expect"] = "permitted" if result.permitted else "not-permitted"
+            vector["conditions_precedent"] = list(result.conditions_precedent)
+        out[f"scope/query-{name}.json"] = vector
+
+    def scope_of(*grants: Grant) -> Scope:
+        return Scope(grants)
+
+    authority_root = scope_of(
+        Grant("prep", ALL, Territory(("AE",))), Grant("va", ALL, Territory(("AE",)))
+    )
+    subsets: list[tuple[str, str, Scope, Scope]] = [
+        ("noc-within-root", "the NOC scope within an authority-wide scope", noc, authority_root),
+        (
+            "licence-within-root",
+            "the licence scope within an authority-wide scope",
+            licence,
+            authority_root,
+        ),
+        ("root-not-within-noc", "the wider scope is not within the narrower", authority_root, noc),
+        (
+            "licence-not-within-noc",
+            "operating activities are not within preparatory ones",
+            licence,
+            noc,
+        ),
+        (
+            "other-territory",
+            "SA is not within AE",
+            scope_of(Grant("prep.hiring", ALL, Territory(("SA",)))),
+            noc,
+        ),
+        (
+            "excluded-child-not-within",
+            "a grant of va.exchange is not within a grant excluding va.exchange.crypto",
+            scope_of(Grant("va.exchange", ALL, UAE)),
+            scope_of(Grant("va.exchange", ALL, UAE, excluded_activities=("va.exchange.crypto",))),
+        ),
+        (
+            "higher-limit-not-within",
+            "a higher limit is not within a lower one",
+            scope_of(Grant("va.custody", ALL, UAE, limits=(Limit("per_transaction", "AED", 10),))),
+            scope_of(Grant("va.custody", ALL, UAE, limits=(Limit("per_transaction", "AED", 5),))),
+        ),
+        (
+            "fewer-conditions-not-within",
+            "dropping a condition precedent widens a grant",
+            scope_of(Grant("va.custody", ALL, UAE)),
+            scope_of(Grant("va.custody", ALL, UAE, conditions_precedent=("Capital paid in",))),
+        ),
+        (
+            "union-not-enough",
+            "a grant covered only by the union of two grants is not within (rule is sound, not complete)",
+            scope_of(Grant("va.exchange", ("retail",), UAE)),
+            scope_of(
+                Grant("va.exchange.fiat", ("retail",), UAE),
+                Grant("va.exchange.crypto", ("retail",), UAE),
+            ),
+        ),
+    ]
+    for name, desc, inner, outer in subsets:
+        out[f"scope/subset-{name}.json"] = {
+            "description": desc,
+            "inner": codec.encode(inner.to_item()).hex(),
+            "outer": codec.encode(outer.to_item()).hex(),
+            "expect": "within" if is_within(inner, outer) else "not-within",
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def build_all() -> Vectors:
+    """Every vector, keyed by its path relative to vectors/."""
+    vectors: Vectors = {}
+    for part in (encoding_vectors, key_vectors, certificate_vectors, merkle_vectors, scope_vectors):
+        vectors.update(part())
+    for v in vectors.values():
+        v["format"] = FORMAT
+    return vectors
+
+
+def render(vector: dict[str, Any]) -> bytes:
+    return (json.dumps(vector, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+
+def write(out_dir: Path) -> int:
+    """Write all vectors under ``out_dir`` (its generated sub-folders are replaced)."""
+    vectors = build_all()
+    for sub in {p.split("/")[0] for p in vectors}:
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    for rel, vector in sorted(vectors.items()):
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(render(vector))
+    return len(vectors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=ROOT / "vectors")
+    args = parser.parse_args()
+    count = write(args.out)
+    print(f"wrote {count} vectors to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ import cbor2
 from pycose.algorithms import CoseAlgorithm, EdDSA
 from pycose.keys.curves import Ed25519
 from pycose.keys.okp import OKPKey
-from pycose.messages import Sign1Message
+from pycose.messages.sign1message import Sign1Message
 
 
 @CoseAlgorithm.register_attribute()
@@ -28,14 +28,16 @@ class Ed25519Fully(EdDSA):
 def pycose_verify(data: bytes, public_key: bytes) -> bytes:
     """Decode and verify with pycose; return the payload. Raises AssertionError on failure."""
     # pycose 1.1's own decode() expects cbor2 5.x, which returns arrays as lists; cbor2 6.x
-    # returns tuples (and immutable maps) inside tags. Decode the tag with cbor2 here and hand pycose the four parts, so that
-    # header parsing, the Sig_structure and the signature check are all pycose's.
+    # returns tuples (and immutable maps) inside tags. Decode the tag with cbor2 here and
+    # hand pycose the four parts, so that header parsing, the Sig_structure and the
+    # signature check are all pycose's.
     item = cbor2.loads(data)
     assert isinstance(item, cbor2.CBORTag) and item.tag == 18, "pycose: not a COSE_Sign1"
-    protected, unprotected, payload, signature = item.value
-    parts = [protected, dict(unprotected), payload, signature]
+    protected, unprotected, body, signature = item.value
+    parts = [protected, dict(unprotected), body, signature]
     message: Any = Sign1Message.from_cose_obj(parts, True)
     message.key = OKPKey(crv=Ed25519, x=public_key)
     assert message.verify_signature(), "pycose: signature does not verify"
-    payload: bytes = message.payload
+    payload = message.payload
+    assert isinstance(payload, bytes)
     return payload

@@ -109,7 +109,9 @@ def _check(kind: str, v: dict[str, Any]) -> str:
             scope = Scope.from_item(codec.decode(bytes.fromhex(v["scope"])))
             q = v["query"]
             amount = Amount(**q["amount"]) if "amount" in q else None
-            query = Query(q["activity"], q["customer_type"], q["territory"], q.get("product"), amount)
+            query = Query(
+                q["activity"], q["customer_type"], q["territory"], q.get("product"), amount
+            )
 
             def run_query() -> str:
                 result = evaluate(scope, query)

@@ -540,7 +540,7 @@ def merkle_vectors() -> Vectors:
     out: Vectors = {}
     entries = _entries(21)
     out["merkle/roots.json"] = {
-        "description": "roots of the trees of the first n entries 'entry 0', 'entry 1', …, for n = 0..21",
+        "description": "roots of the trees of the first n entries 'entry 0', … for n = 0..21",
         "entries": [e.hex() for e in entries],
         "leaf_hashes": [merkle.leaf_hash(e).hex() for e in entries],
         "roots": [
@@ -938,7 +938,7 @@ def scope_vectors() -> Vectors:
         ),
         (
             "union-not-enough",
-            "a grant covered only by the union of two grants is not within (rule is sound, not complete)",
+            "a grant covered only by the union of two grants is not within (sound, not complete)",
             scope_of(Grant("va.exchange", ("retail",), UAE)),
             scope_of(
                 Grant("va.exchange.fiat", ("retail",), UAE),

@@ -21,6 +21,7 @@ __all__ = [
     "ScopeError",
     "SignatureError",
     "StorageError",
+    "TransitionError",
     "VerificationError",
 ]
 
@@ -77,6 +78,12 @@ class ConsistencyError(VerificationError):
 class OutOfRangeError(NocLedgerError, ValueError):
     """An index or size names something outside the log or tree (for example a proof asked
     for an index not below the size). Also a ``ValueError``, which it is."""
+
+
+class TransitionError(ModelError):
+    """An event does not apply to the current state (spec/events.md §4): an event after a
+    terminal state, a reinstatement of something not suspended, an effective time before
+    the certificate's issuance, an unknown predecessor, …"""
 
 
 class StorageError(NocLedgerError):

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "noc_ledger.model": 4,
     "noc_ledger.checkpoint": 4,
     "noc_ledger.events": 5,
+    "noc_ledger.logstate": 6,
 }
 EDGE_PREFIXES = ("noc_ledger.ledger", "noc_ledger.cli", "noc_ledger.server")
 

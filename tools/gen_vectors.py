@@ -168,6 +168,13 @@ def sample_licence() -> Certificate:
 # encoding/
 
 
+def _nested(levels: int, inner: Any) -> Any:
+    value = inner
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def encoding_vectors() -> Vectors:
     out: Vectors = {}
     valid: list[tuple[str, str, Any]] = [
@@ -184,6 +191,8 @@ def encoding_vectors() -> Vectors:
             {1: 1, -1: 6, -2: b"\x00" * 32},
         ),
         ("nested", "arrays and maps", [True, False, None, b"", "", [], {}]),
+        ("depth-16", "16 nested arrays around an integer (depth 16)", _nested(16, 0)),
+        ("depth-16-empty", "16 nested arrays around an empty array (depth 16)", _nested(16, [])),
     ]
     for name, desc, value in valid:
         data = codec.encode(value)
@@ -223,8 +232,13 @@ def encoding_vectors() -> Vectors:
         ("utf8-surrogate", "text encoding a UTF-16 surrogate", "63eda080"),
         ("trailing-bytes", "two items", "0000"),
         ("truncated", "array of 3 with 2 items", "830102"),
-        ("huge-claim", "array claiming 2**32-1 items", "9b00000000ffffffff"),
-        ("too-deep", "17 nested arrays", "81" * 17 + "00"),
+        ("huge-array-claim", "array header claiming 2**32-1 items, nothing after", "9affffffff"),
+        ("huge-map-claim", "map header claiming 2**32-1 entries, nothing after", "baffffffff"),
+        (
+            "too-deep",
+            "17 nested arrays around an integer: the integer has depth 17",
+            "81" * 17 + "00",
+        ),
         ("empty", "no bytes at all", ""),
     ]
     for name, desc, hex_ in invalid:
@@ -260,6 +274,12 @@ def _cert_vector(description: str, signed: bytes, expect: str, key: bytes) -> di
 
 def _payload_with(mutate: Callable[[dict[int, Any]], None]) -> bytes:
     item = sample_noc().to_item()
+    mutate(item)
+    return codec.encode(item)
+
+
+def _licence_payload_with(mutate: Callable[[dict[int, Any]], None]) -> bytes:
+    item = sample_licence().to_item()
     mutate(item)
     return codec.encode(item)
 
@@ -446,6 +466,68 @@ def certificate_vectors() -> Vectors:
             "payload key 99",
             raw_sign1(AUTHORITY, header(), _payload_with(lambda m: m.__setitem__(99, 0))),
             "DecodeError",
+            pk,
+        ),
+        (
+            "valid-two-edges",
+            "a corrected licence: supersedes a licence and upgrades a NOC (edges sorted by kind)",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                dataclasses.replace(
+                    sample_licence(),
+                    edges=(
+                        Edge(EdgeKind.UPGRADES, sample_noc().id),
+                        Edge(EdgeKind.SUPERSEDES, sample_licence().id),
+                    ),
+                ).to_cbor(),
+            ),
+            "valid",
+            pk,
+        ),
+        (
+            "edges-out-of-order",
+            "upgrades written before supersedes, correctly signed",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                _licence_payload_with(
+                    lambda m: m.__setitem__(
+                        11,
+                        [
+                            {0: "upgrades", 1: sample_noc().id},
+                            {0: "supersedes", 1: sample_licence().id},
+                        ],
+                    )
+                ),
+            ),
+            "DecodeError",
+            pk,
+        ),
+        (
+            "duplicate-edge-kind",
+            "two supersedes edges, correctly signed",
+            raw_sign1(
+                AUTHORITY,
+                header(),
+                _licence_payload_with(
+                    lambda m: m.__setitem__(
+                        11,
+                        [
+                            {0: "supersedes", 1: sample_noc().id},
+                            {0: "supersedes", 1: sample_licence().id},
+                        ],
+                    )
+                ),
+            ),
+            "ModelError",
+            pk,
+        ),
+        (
+            "empty-set",
+            "trading names present as an empty array, correctly signed",
+            raw_sign1(AUTHORITY, header(), _payload_with(lambda m: m[4].__setitem__(3, []))),
+            "ModelError",
             pk,
         ),
         (
@@ -867,6 +949,12 @@ def scope_vectors() -> Vectors:
             "a query for va (all operating activities) is not permitted",
             licence,
             Query("va", "institutional", "AE-DU"),
+        ),
+        (
+            "unknown-customer-type",
+            "a customer type the vocabulary does not define is an error, not a no",
+            licence,
+            Query("va.exchange.fiat", "pensioners", "AE-DU"),
         ),
         (
             "unknown-activity",

@@ -172,6 +172,10 @@ class _Decoder:
         start = self.pos
         if start >= self.end:
             raise self.fail("truncated: expected a data item", start)
+        # spec/encoding.md §4: every item's depth (outermost 0, +1 inside each array, map
+        # or tag) is at most max_depth.
+        if depth > self.max_depth:
+            raise self.fail(f"nesting deeper than {self.max_depth}", start)
         ib = data[start]
         pos = start + 1
         major = ib >> 5
@@ -224,8 +228,6 @@ class _Decoder:
                 return raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise self.fail("text string is not valid UTF-8", start) from None
-        if depth >= self.max_depth:
-            raise self.fail(f"nesting deeper than {self.max_depth}", start)
         self.pos = pos
         if major == 4:
             # Every item takes at least one byte: a count larger than what is left is

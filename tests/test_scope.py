@@ -136,6 +136,8 @@ def test_query_with_unknown_terms_is_an_error_not_a_no() -> None:
             limits=(Limit("per_transaction", "AED", 1), Limit("per_transaction", "AED", 2)),
         ),
         lambda: Limit("per_transaction", "aed!", 1),
+        lambda: Limit("per_transacton", "AED", 1),  # misspelt metric: closed list
+        lambda: Amount(5, "AED", "per_transacton"),
         lambda: Limit("per_transaction", "AED", -1),
         scope,
         lambda: scope(grant("va.custody"), grant("va.custody")),

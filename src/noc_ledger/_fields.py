@@ -69,11 +69,28 @@ def token(value: CborValue, what: str) -> str:
 
 
 def uint(value: CborValue, what: str) -> int:
-    """An unsigned integer below 2**63 (times, amounts)."""
-    if type(value) is not int:
-        raise DecodeError(f"{what}: expected an integer")
-    if not 0 <= value < (1 << 63):
-        raise ModelError(f"{what}: must be in [0, 2**63)")
+    """A decoded ``uint .lt 2**63`` (times, amounts, indexes).
+
+    Raises:
+        DecodeError: not an unsigned integer (a negative integer is another CBOR major
+            type, spec/certificate.md §2.4).
+        ModelError: not below 2**63.
+    """
+    if type(value) is not int or value < 0:
+        raise DecodeError(f"{what}: expected an unsigned integer")
+    if value >= (1 << 63):
+        raise ModelError(f"{what}: must be below 2**63")
+    return value
+
+
+def check_uint(value: object, what: str) -> int:
+    """The same range check for a value given through the Python API.
+
+    Raises:
+        ModelError: not an int in [0, 2**63).
+    """
+    if type(value) is not int or not 0 <= value < (1 << 63):
+        raise ModelError(f"{what}: must be an integer in [0, 2**63)")
     return value
 
 

@@ -152,8 +152,8 @@ class StatusEvent:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", _enum(StatusEventKind, str(self.kind), "event kind"))
         _id(self.certificate_id, "certificate id")
-        f.uint(self.effective_at, "effective at")
-        f.uint(self.decided_at, "decided at")
+        f.check_uint(self.effective_at, "effective at")
+        f.check_uint(self.decided_at, "decided at")
         if self.reason is not None:
             object.__setattr__(self, "reason", _enum(ReasonCode, str(self.reason), "reason"))
         if self.reason_text is not None:
@@ -260,8 +260,8 @@ class KeyEvent:
             or len(self.public_key) != signing.PUBLIC_KEY_SIZE
         ):
             raise ModelError("key event: an Ed25519 public key is 32 bytes")
-        f.uint(self.effective_at, "effective at")
-        f.uint(self.decided_at, "decided at")
+        f.check_uint(self.effective_at, "effective at")
+        f.check_uint(self.decided_at, "decided at")
         if self.label is not None:
             f.text(self.label, "key label", max_len=128)
         if self.kind is KeyEventKind.DELEGATE:
@@ -269,7 +269,7 @@ class KeyEvent:
                 raise ModelError("a delegation needs a scope")
             if self.valid_until is None:
                 raise ModelError("a delegation needs valid until")
-            f.uint(self.valid_until, "valid until")
+            f.check_uint(self.valid_until, "valid until")
             if self.valid_until <= self.effective_at:
                 raise ModelError("valid until must be after the delegation takes effect")
             if self.reason is not None or self.invalidate_from is not None:
@@ -282,7 +282,7 @@ class KeyEvent:
             object.__setattr__(self, "reason", _enum(ReasonCode, str(self.reason), "reason"))
             if self.invalidate_from is None:
                 raise ModelError("a key revocation needs invalidate-from (a log index)")
-            f.uint(self.invalidate_from, "invalidate from")
+            f.check_uint(self.invalidate_from, "invalidate from")
 
     @property
     def key_id(self) -> bytes:

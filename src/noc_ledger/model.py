@@ -317,10 +317,10 @@ class Certificate:
         for name, kind in (("issuer", Issuer), ("subject", Subject), ("scope", Scope)):
             if not isinstance(getattr(self, name), kind):
                 raise ModelError(f"{name}: expected a {kind.__name__}")
-        f.uint(self.issued_at, "issued at")
-        f.uint(self.valid_from, "valid from")
+        f.check_uint(self.issued_at, "issued at")
+        f.check_uint(self.valid_from, "valid from")
         if self.valid_until is not None:
-            f.uint(self.valid_until, "valid until")
+            f.check_uint(self.valid_until, "valid until")
             if self.valid_until <= self.valid_from:
                 raise ModelError("valid until must be after valid from")
         for c in self.conditions:

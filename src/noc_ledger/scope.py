@@ -40,6 +40,24 @@ __all__ = [
 _COUNTRY_RE: Final = re.compile(r"^[A-Z]{2}$")
 _SUBDIVISION_RE: Final = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _UNIT_RE: Final = re.compile(r"^([A-Z]{3}|[a-z][a-z0-9_]{0,31})$")
+#: spec/certificate.md §4.5: the closed list of limit metrics of version 1. Closed so that a
+#: misspelt metric in a query is refused rather than silently matching no limit.
+METRICS: Final = frozenset(
+    {
+        "per_transaction",
+        "per_client_daily",
+        "per_client_monthly",
+        "client_assets_total",
+        "client_count",
+    }
+)
+
+
+def _metric(value: CborValue, what: str) -> str:
+    f.token(value, what)
+    if value not in METRICS:
+        raise ModelError(f"{what}: {value!r} is not one of {sorted(METRICS)}")
+    return str(value)
 
 
 def _region(value: CborValue, what: str) -> str:
@@ -138,10 +156,10 @@ class Limit:
     maximum: int
 
     def __post_init__(self) -> None:
-        f.token(self.metric, "limit metric")
+        _metric(self.metric, "limit metric")
         if not isinstance(self.unit, str) or not _UNIT_RE.match(self.unit):
             raise ModelError(f"limit unit {self.unit!r}: ISO 4217 code or lowercase token")
-        f.uint(self.maximum, "limit maximum")
+        f.check_uint(self.maximum, "limit maximum")
 
     def to_item(self) -> CborValue:
         return {0: self.metric, 1: self.unit, 2: self.maximum}
@@ -151,7 +169,7 @@ class Limit:
         m = f.fields(value, "limit", (0, 1, 2))
         if not isinstance(m[1], str):
             raise DecodeError("limit unit: expected a text string")
-        return cls(f.token(m[0], "limit metric"), m[1], f.uint(m[2], "limit maximum"))
+        return cls(_metric(m[0], "limit metric"), m[1], f.uint(m[2], "limit maximum"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,10 +402,10 @@ class Amount:
     metric: str = "per_transaction"
 
     def __post_init__(self) -> None:
-        f.uint(self.value, "amount")
+        f.check_uint(self.value, "amount")
         if not isinstance(self.unit, str) or not _UNIT_RE.match(self.unit):
             raise ModelError(f"amount unit {self.unit!r}: ISO 4217 code or lowercase token")
-        f.token(self.metric, "amount metric")
+        _metric(self.metric, "amount metric")
 
 
 @dataclass(frozen=True, slots=True)

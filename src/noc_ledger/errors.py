@@ -20,6 +20,8 @@ __all__ = [
     "PolicyError",
     "ScopeError",
     "SignatureError",
+    "StatusMapError",
+    "StatusProofError",
     "StorageError",
     "TransitionError",
     "VerificationError",
@@ -61,6 +63,16 @@ class VerificationError(NocLedgerError):
 class SignatureError(VerificationError):
     """A signature, or the COSE_Sign1 envelope around it, does not verify
     (spec/signing.md)."""
+
+
+class StatusProofError(VerificationError):
+    """A status-map proof does not verify (spec/revocation.md §3.4)."""
+
+
+class StatusMapError(NocLedgerError, ValueError):
+    """A key, value or root given to the status map is outside its domain
+    (spec/revocation.md §2.1): a key or root that is not 32 bytes, a value that is not 1 to
+    1,024 bytes. A caller bug, hence also a ``ValueError``."""
 
 
 class ScopeError(VerificationError):

@@ -23,6 +23,16 @@ Rules every backend follows (tests/ledger_contract.py checks them all):
 4. **Readers see committed states only.** :meth:`Store.snapshot` gives a consistent
    read-only view of one committed state, unaffected by later commits.
 5. Failures are :class:`~noc_ledger.errors.StorageError` (never a driver exception).
+
+Details every backend shares (and the contract suite checks): an entry over 65,535 bytes is
+refused with StorageError; a second transaction opened by the same thread while one is
+open is refused with StorageError (it would wait for itself); ``find_entry`` returns the
+lowest index; readers, transactions and ``scan`` iterators are dead after their ``with``
+block and belong to the thread that opened them; after a StorageError from the backend
+inside a transaction, the transaction can only roll back. Re-storing a checkpoint of a
+size already stored succeeds only with the same bytes. The status-map namespace is
+content-addressed (a node's key is its hash), so ``put`` never changes a stored node's
+bytes there in practice; the contract does not police it.
 """
 
 from __future__ import annotations
@@ -129,6 +139,14 @@ class Store(Protocol):
 
     def snapshot(self) -> AbstractContextManager[Reader]:
         """A consistent read-only view of the latest committed state (rule 4)."""
+        ...
+
+    def check_integrity(self) -> int:
+        """Recompute every stored Merkle hash from the entries; return the size checked.
+
+        Raises:
+            StorageError: naming the first index whose stored hash is wrong.
+        """
         ...
 
     def close(self) -> None:

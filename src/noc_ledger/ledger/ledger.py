@@ -1,0 +1,391 @@
+"""The regulator's ledger: append signed entries under the rules, checkpoint, prove.
+
+:class:`Ledger` is the embedding API (GUIDE D12, spec/events.md §5). Every write goes
+through one store transaction that (1) checks each entry with the same pure rules an
+auditor replays (:func:`noc_ledger.logstate.apply_entry`), (2) appends the entries and
+their Merkle hashes, (3) updates the status map (spec/revocation.md), (4) signs a
+checkpoint over the new size (spec/checkpoint.md), and (5) commits durably. A refused entry
+raises and nothing of its batch is written. Because the checkpoint is signed inside the
+exclusive transaction from the state being committed, two checkpoints of this log can never
+be inconsistent, even with several writer processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from noc_ledger import merkle, signing, statusmap
+from noc_ledger.checkpoint import Checkpoint, decode_checkpoint_note, sign_checkpoint
+from noc_ledger.errors import NocLedgerError, OutOfRangeError, StorageError
+from noc_ledger.events import CertStatus, KeyEvent, KeyStatus, StatusEvent
+from noc_ledger.ledger.store import Reader, Store, Transaction
+from noc_ledger.logstate import Applied, Authority, MemoryState, apply_entry
+from noc_ledger.model import Certificate, sign_certificate
+
+__all__ = ["AuditReport", "Ledger", "Receipt", "StatusProofBundle"]
+
+_CERT: Final = "cert"
+_KEY: Final = "key"
+_SMT: Final = "smt"
+_META: Final = "meta"
+_STATUS_ROOT: Final = b"status-root"
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a write returns (spec/events.md §5): the entry's log index and id, and a signed
+    checkpoint whose tree includes it — no polling for a proof.
+
+    ``duplicate`` is true when the entry re-submitted a certificate already logged: then
+    ``index`` is where it was logged first and nothing new was appended.
+    """
+
+    index: int
+    id: bytes
+    kind: str
+    checkpoint: bytes
+    size: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusProofBundle:
+    """A status-map proof for ``key`` against the status root of ``checkpoint``."""
+
+    key: bytes
+    value: bytes | None
+    proof: statusmap.StatusProof
+    checkpoint: bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """The result of :meth:`Ledger.audit`: entries replayed, checkpoints checked."""
+
+    size: int
+    checkpoints: int
+    certificates: int
+    keys: int
+    status_root: bytes
+
+
+class _Nodes:
+    """The status map's node store inside a transaction or snapshot."""
+
+    def __init__(self, reader: Reader, writer: Transaction | None = None) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    def get_nodes(self, hashes: Sequence[bytes]) -> list[bytes | None]:
+        return self._reader.get_many(_SMT, list(hashes))
+
+    def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
+        if self._writer is None:
+            raise StorageError("status-map nodes written outside a transaction")
+        self._writer.put_many(_SMT, list(items.items()))
+
+
+class _TxState:
+    """logstate.StateView over a transaction, seeing the batch's own earlier entries."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.certs: dict[bytes, CertStatus] = {}
+        self.keys: dict[bytes, KeyStatus] = {}
+        self.pending: list[bytes] = []
+        self.base = tx.size()
+
+    def cert_status(self, cert_id: bytes) -> CertStatus | None:
+        if cert_id in self.certs:
+            return self.certs[cert_id]
+        raw = self.tx.get(_CERT, cert_id)
+        return None if raw is None else CertStatus.from_cbor(raw)
+
+    def key_status(self, key_id: bytes) -> KeyStatus | None:
+        if key_id in self.keys:
+            return self.keys[key_id]
+        raw = self.tx.get(_KEY, key_id)
+        return None if raw is None else KeyStatus.from_cbor(raw)
+
+    def entry(self, index: int) -> bytes:
+        if index >= self.base:
+            return self.pending[index - self.base]
+        return self.tx.read_entries(index, index + 1)[0]
+
+
+class Ledger:
+    """A log of one authority's signed decisions over a :class:`~.store.Store`.
+
+    Args:
+        store: the backend (SQLite by default in the CLI; memory in tests).
+        origin: the log's origin line (spec/checkpoint.md), also its note key name.
+        authority: the root key and root scope entries are checked against.
+        log_signer: the key that signs checkpoints.
+        clock: returns the current POSIX time; the only clock the ledger reads.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        origin: str,
+        authority: Authority,
+        log_signer: signing.Signer,
+        clock: Callable[[], int] = _now,
+    ) -> None:
+        self._store = store
+        self.origin = origin
+        self.authority = authority
+        self._log_signer = log_signer
+        self._clock = clock
+
+    # -- writing ---------------------------------------------------------------------
+
+    def submit(self, entries: Sequence[bytes]) -> list[Receipt]:
+        """Append already-signed entries, all or nothing, in one durable transaction, and
+        sign one checkpoint covering them.
+
+        Re-submitting a certificate already in the log appends nothing for it and returns
+        its original index (``duplicate=True``).
+
+        Raises:
+            DecodeError, SignatureError, ScopeError, TransitionError, ModelError: an entry
+                breaks a rule (the message names its position in the batch); nothing was
+                written.
+            StorageError: the store failed; nothing was written.
+        """
+        with self._store.transaction() as tx:
+            state = _TxState(tx)
+            applied: list[tuple[Applied, int]] = []
+            for position, entry in enumerate(entries):
+                index = state.base + len(state.pending)
+                try:
+                    result = apply_entry(state, entry, index=index, authority=self.authority)
+                except NocLedgerError as exc:
+                    raise type(exc)(f"entry {position} of the batch: {exc}") from None
+                if result.duplicate_of is not None:
+                    applied.append((result, result.duplicate_of))
+                    continue
+                state.pending.append(entry)
+                applied.append((result, index))
+                for key, record in result.changes.items():
+                    if isinstance(record, KeyStatus):
+                        state.keys[key] = record
+                    else:
+                        state.certs[key] = record
+            if state.pending:
+                tx.append(state.pending)
+                tx.put_many(_CERT, [(k, v.to_cbor()) for k, v in state.certs.items()])
+                tx.put_many(_KEY, [(k, v.to_cbor()) for k, v in state.keys.items()])
+                changes: dict[bytes, bytes | None] = {
+                    k: v.to_cbor() for k, v in state.certs.items()
+                }
+                changes.update((k, v.to_cbor()) for k, v in state.keys.items())
+                old_root = tx.get(_META, _STATUS_ROOT) or statusmap.EMPTY_ROOT
+                new_root = statusmap.update(old_root, changes, _Nodes(tx, tx))
+                tx.put(_META, _STATUS_ROOT, new_root)
+            note, size = self._checkpoint_in(tx)
+        return [
+            Receipt(index, result.subject, result.kind, note, size, result.duplicate_of is not None)
+            for result, index in applied
+        ]
+
+    def _checkpoint_in(self, tx: Transaction) -> tuple[bytes, int]:
+        """Sign (or reuse) the checkpoint for the transaction's current size."""
+        size = tx.size()
+        latest = tx.latest_checkpoint()
+        if latest is not None and latest[0] == size:
+            return latest[1], size
+        previous_time = 0
+        if latest is not None:
+            previous_time = decode_checkpoint_note(latest[1]).time
+        cp = Checkpoint(
+            origin=self.origin,
+            size=size,
+            root=merkle.root_from_reader(size, tx),
+            # Checkpoint times never go backwards, whatever the clock does (spec/checkpoint.md).
+            time=max(self._clock(), previous_time),
+            status_root=tx.get(_META, _STATUS_ROOT) or statusmap.EMPTY_ROOT,
+        )
+        note = sign_checkpoint(cp, self._log_signer)
+        tx.put_checkpoint(size, note)
+        return note, size
+
+    def issue(self, certificate: Certificate, signer: signing.Signer) -> Receipt:
+        """Sign ``certificate`` with an issuing key and log it (see :meth:`submit`)."""
+        return self.submit([sign_certificate(certificate, signer)])[0]
+
+    def issue_batch(
+        self, certificates: Iterable[Certificate], signer: signing.Signer
+    ) -> list[Receipt]:
+        """Sign and log several certificates in one transaction (group commit)."""
+        return self.submit([sign_certificate(c, signer) for c in certificates])
+
+    def record(self, event: StatusEvent, signer: signing.Signer) -> Receipt:
+        """Sign a status event with an issuing key and log it."""
+        return self.submit([event.sign(signer)])[0]
+
+    def record_key_event(self, event: KeyEvent, root_signer: signing.Signer) -> Receipt:
+        """Sign a key event with the authority root key and log it."""
+        return self.submit([event.sign(root_signer)])[0]
+
+    def checkpoint(self) -> bytes:
+        """The latest checkpoint, signing one first if none covers the current size."""
+        with self._store.snapshot() as r:
+            latest = r.latest_checkpoint()
+            if latest is not None and latest[0] == r.size():
+                return latest[1]
+        with self._store.transaction() as tx:
+            return self._checkpoint_in(tx)[0]
+
+    # -- reading ---------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self._store.snapshot() as r:
+            return r.size()
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Entries by index range (exclusive end). Raises OutOfRangeError."""
+        with self._store.snapshot() as r:
+            return r.read_entries(start, end)
+
+    def status(self, cert_id: bytes) -> CertStatus | None:
+        """A certificate's current status record, or None if it is not in the log."""
+        with self._store.snapshot() as r:
+            raw = r.get(_CERT, cert_id)
+        return None if raw is None else CertStatus.from_cbor(raw)
+
+    def key_status(self, key_id: bytes) -> KeyStatus | None:
+        with self._store.snapshot() as r:
+            raw = r.get(_KEY, key_id)
+        return None if raw is None else KeyStatus.from_cbor(raw)
+
+    def checkpoint_at(self, size: int) -> bytes:
+        """The checkpoint signed at exactly ``size``.
+
+        Raises:
+            OutOfRangeError: no checkpoint was signed at that size.
+        """
+        with self._store.snapshot() as r:
+            note = r.checkpoint_at(size)
+        if note is None:
+            raise OutOfRangeError(f"no checkpoint at size {size}")
+        return note
+
+    def prove_inclusion(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        with self._store.snapshot() as r:
+            if size > r.size():
+                raise OutOfRangeError(f"size {size} is beyond the log ({r.size()})")
+            return merkle.prove_inclusion(index, size, r)
+
+    def prove_consistency(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof from ``size1`` to ``size2``."""
+        with self._store.snapshot() as r:
+            if size2 > r.size():
+                raise OutOfRangeError(f"size {size2} is beyond the log ({r.size()})")
+            return merkle.prove_consistency(size1, size2, r)
+
+    def prove_status(self, key: bytes, *, size: int | None = None) -> StatusProofBundle:
+        """A status-map proof (presence with the record, or absence) for a certificate id
+        or key id, against the checkpoint at ``size`` (default: the latest).
+
+        Raises:
+            OutOfRangeError: no checkpoint at ``size``.
+        """
+        with self._store.snapshot() as r:
+            if size is None:
+                latest = r.latest_checkpoint()
+                if latest is None:
+                    raise OutOfRangeError("the log has no checkpoint yet")
+                size, note = latest
+            else:
+                found = r.checkpoint_at(size)
+                if found is None:
+                    raise OutOfRangeError(f"no checkpoint at size {size}")
+                note = found
+            root = decode_checkpoint_note(note).status_root
+            nodes = _Nodes(r)
+            value = statusmap.lookup(root, key, nodes)
+            proof = statusmap.prove_status(root, key, nodes)
+        return StatusProofBundle(key, value, proof, note, size)
+
+    # -- auditing --------------------------------------------------------------------
+
+    def audit(self) -> AuditReport:
+        """Replay every entry under the rules and check every stored checkpoint's tree and
+        status roots against what the entries give (spec/revocation.md §6).
+
+        Raises:
+            StorageError: a stored hash, tree root or status root differs from the
+                recomputation, or the state records differ from the replay.
+            DecodeError, SignatureError, ScopeError, TransitionError, ModelError: an
+                entry breaks a rule (the log should never have accepted it).
+        """
+        self._store.check_integrity()  # the stored hashes proofs are served from
+        with self._store.snapshot() as r:
+            size = r.size()
+            entries = r.read_entries(0, size)
+            checkpoints = [
+                (s, r.checkpoint_at(s)) for s in range(size + 1) if r.checkpoint_at(s) is not None
+            ]
+            stored_certs = dict(r.scan(_CERT))
+            stored_keys = dict(r.scan(_KEY))
+        wanted = dict(checkpoints)
+        hashes = merkle.MemoryHashStore()
+        nodes = statusmap.MemoryNodeStore()
+        state = MemoryState()
+        root = statusmap.EMPTY_ROOT
+        changed: dict[bytes, bytes | None] = {}
+        # One pass: the tree and the status map are rebuilt incrementally, and compared
+        # with each stored checkpoint when the replay reaches its size.
+        for index in range(size + 1):
+            if index in wanted:
+                root = statusmap.update(root, changed, nodes)
+                changed = {}
+                note = wanted[index]
+                assert note is not None
+                cp = decode_checkpoint_note(note)
+                if cp.root != merkle.root_from_reader(index, hashes):
+                    raise StorageError(f"checkpoint at size {index}: tree root differs")
+                if cp.status_root != root:
+                    raise StorageError(f"checkpoint at size {index}: status root differs")
+            if index == size:
+                break
+            entry = entries[index]
+            try:
+                applied = apply_entry(state, entry, index=index, authority=self.authority)
+            except NocLedgerError as exc:
+                raise type(exc)(f"entry {index}: {exc}") from None
+            if applied.duplicate_of is not None:
+                raise StorageError(
+                    f"entry {index} repeats the certificate of entry {applied.duplicate_of}"
+                )
+            hashes.append(entry)
+            state.entries.append(entry)
+            for key, record in applied.changes.items():
+                if isinstance(record, KeyStatus):
+                    state.keys[key] = record
+                else:
+                    state.certs[key] = record
+                changed[key] = record.to_cbor()
+        if {k: v.to_cbor() for k, v in state.certs.items()} != stored_certs:
+            raise StorageError("stored certificate records differ from the replay")
+        if {k: v.to_cbor() for k, v in state.keys.items()} != stored_keys:
+            raise StorageError("stored key records differ from the replay")
+
+        return AuditReport(
+            size,
+            len(checkpoints),
+            len(state.certs),
+            len(state.keys),
+            statusmap.update(root, changed, nodes),
+        )

@@ -1,0 +1,175 @@
+"""The ledger (spec/events.md §5): receipts, rules on append, proofs, audit — on every
+backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from noc_ledger import merkle, statusmap
+from noc_ledger.checkpoint import open_checkpoint
+from noc_ledger.errors import ScopeError, SignatureError, StorageError, TransitionError
+from noc_ledger.events import CertState, CertStatus, StatusEventKind
+from noc_ledger.ledger.ledger import Ledger
+from noc_ledger.ledger.memory import MemoryStore
+from noc_ledger.ledger.sqlite import SqliteStore
+from noc_ledger.ledger.store import Store
+from noc_ledger.model import sign_certificate
+from noc_ledger.note import Verifier
+from noc_ledger.scope import Grant, Scope, Territory
+from tests.ledger_story import ISSUER, LOG, ORIGIN, event, new_ledger, noc
+from tools.gen_vectors import sample_licence, sample_noc
+
+LOG_KEY = Verifier.for_key(ORIGIN, LOG.public_key)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "ledger.db")
+    yield s
+    s.close()
+
+
+def _verify_receipt(ledger: Ledger, index: int, note: bytes, size: int) -> None:
+    cp = open_checkpoint(note, origin=ORIGIN, log_key=LOG_KEY).checkpoint
+    assert cp.size == size and index < size
+    entry = ledger.entries(index, index + 1)[0]
+    merkle.verify_inclusion(
+        index=index,
+        size=cp.size,
+        leaf_hash=merkle.leaf_hash(entry),
+        proof=ledger.prove_inclusion(index, cp.size),
+        root=cp.root,
+    )
+
+
+def test_issue_returns_a_verifiable_receipt(store: Store) -> None:
+    ledger = new_ledger(store)
+    receipt = ledger.issue(sample_noc(), ISSUER)
+    assert receipt.index == 1 and receipt.id == sample_noc().id and not receipt.duplicate
+    _verify_receipt(ledger, receipt.index, receipt.checkpoint, receipt.size)
+    status = ledger.status(sample_noc().id)
+    assert status is not None and status.state is CertState.ACTIVE
+
+
+def test_resubmission_is_idempotent(store: Store) -> None:
+    ledger = new_ledger(store)
+    first = ledger.issue(sample_noc(), ISSUER)
+    again = ledger.issue(sample_noc(), ISSUER)
+    assert again.duplicate and again.index == first.index and ledger.size() == 2
+
+
+def test_refused_event_writes_nothing(store: Store) -> None:
+    ledger = new_ledger(store)
+    good = noc()
+    size_before = ledger.size()
+    # The second entry of the batch is refused: the first must not be written either.
+    with pytest.raises(TransitionError, match="entry 1 of the batch"):
+        ledger.submit(
+            [
+                sign_certificate(good, ISSUER),
+                event(StatusEventKind.REVOKE, b"\x01" * 32).sign(ISSUER),
+            ]
+        )
+    assert ledger.size() == size_before and ledger.status(good.id) is None
+    ledger.audit()
+
+
+def test_scope_beyond_delegation_cannot_be_issued(store: Store) -> None:
+    ledger = new_ledger(store)
+    saudi = dataclasses.replace(
+        sample_licence(),
+        edges=(),
+        scope=Scope((Grant("va.custody", ("retail",), Territory(("SA",))),)),
+    )
+    with pytest.raises(ScopeError):
+        ledger.issue(saudi, ISSUER)
+    from noc_ledger import signing
+
+    stranger = signing.Ed25519Signer(b"\x05" * 32)
+    with pytest.raises(SignatureError):
+        ledger.issue(noc(), stranger)
+    assert ledger.size() == 1
+
+
+def test_lifecycle_and_status_proofs(store: Store) -> None:
+    ledger = new_ledger(store)
+    n = sample_noc()
+    ledger.issue(n, ISSUER)
+    early = ledger.prove_status(n.id)
+    licence = ledger.issue(sample_licence(), ISSUER)
+    ledger.record(
+        event(StatusEventKind.SUSPEND, licence.id, sample_licence().valid_from + 1), ISSUER
+    )
+    latest = ledger.prove_status(n.id)
+    record = CertStatus.from_cbor(latest.value or b"")
+    assert record.state is CertState.SUPERSEDED and record.successor == licence.id
+    cp = open_checkpoint(latest.checkpoint, origin=ORIGIN, log_key=LOG_KEY).checkpoint
+    statusmap.verify_status(root=cp.status_root, key=n.id, value=latest.value, proof=latest.proof)
+    # The proof at the earlier checkpoint still verifies there, with the old status.
+    old_cp = open_checkpoint(early.checkpoint, origin=ORIGIN, log_key=LOG_KEY).checkpoint
+    assert CertStatus.from_cbor(early.value or b"").state is CertState.ACTIVE
+    statusmap.verify_status(root=old_cp.status_root, key=n.id, value=early.value, proof=early.proof)
+    # Absence of an unknown id is proven too.
+    absent = ledger.prove_status(b"\x42" * 32)
+    assert absent.value is None
+    statusmap.verify_status(root=cp.status_root, key=b"\x42" * 32, value=None, proof=absent.proof)
+    report = ledger.audit()
+    assert report.size == ledger.size() == 4 and report.certificates == 2 and report.keys == 1
+
+
+def test_checkpoints_are_consistent(store: Store) -> None:
+    ledger = new_ledger(store)
+    notes = [ledger.issue(noc(), ISSUER) for _ in range(5)]
+    for a, b in itertools.pairwise(notes):
+        ca = open_checkpoint(a.checkpoint, origin=ORIGIN, log_key=LOG_KEY).checkpoint
+        cb = open_checkpoint(b.checkpoint, origin=ORIGIN, log_key=LOG_KEY).checkpoint
+        assert cb.time >= ca.time
+        merkle.verify_consistency(
+            size1=ca.size,
+            size2=cb.size,
+            proof=ledger.prove_consistency(ca.size, cb.size),
+            root1=ca.root,
+            root2=cb.root,
+        )
+
+
+def test_batch_issuance(store: Store) -> None:
+    ledger = new_ledger(store)
+    receipts = ledger.issue_batch([noc() for _ in range(50)], ISSUER)
+    assert [r.index for r in receipts] == list(range(1, 51))
+    assert len({r.checkpoint for r in receipts}) == 1
+    _verify_receipt(ledger, 50, receipts[-1].checkpoint, receipts[-1].size)
+    ledger.audit()
+
+
+def test_audit_detects_tampering(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    ledger = new_ledger(store)
+    cert = noc()
+    ledger.issue(cert, ISSUER)
+    ledger.audit()
+    with store.transaction() as tx:
+        # Someone edits the derived state behind the ledger's back.
+        tx.put("cert", cert.id, CertStatus(CertState.REVOKED, 0, 0, 1, 0).to_cbor())
+    with pytest.raises(StorageError, match="differ"):
+        ledger.audit()
+    store.close()
+
+
+def test_reopen_continues(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    store = SqliteStore(path)
+    ledger = new_ledger(store)
+    ledger.issue(noc(), ISSUER)
+    store.close()
+    store = SqliteStore(path)
+    ledger = new_ledger(store)
+    receipt = ledger.issue(noc(), ISSUER)
+    assert receipt.index == 2
+    ledger.audit()
+    store.close()

@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
-from noc_ledger import codec, merkle
+from noc_ledger import codec, merkle, signing, statusmap
+from noc_ledger.checkpoint import open_checkpoint, verify_cosignatures
 from noc_ledger.errors import NocLedgerError
+from noc_ledger.events import KeyEvent, StatusEvent
+from noc_ledger.logstate import Authority, replay
+from noc_ledger.note import decode_verifier_key
 from noc_ledger.model import verify_certificate
 from noc_ledger.scope import Amount, Query, Scope, evaluate, is_within
 from tools import gen_vectors
@@ -37,7 +41,17 @@ def test_counts() -> None:
     by_kind: dict[str, int] = {}
     for p in FILES:
         by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
-    assert by_kind == {"certificate": 30, "encoding": 36, "keys": 3, "merkle": 30, "scope": 24}
+    assert by_kind == {
+        "certificate": 30,
+        "checkpoint": 8,
+        "encoding": 36,
+        "events": 10,
+        "keys": 6,
+        "log": 5,
+        "merkle": 30,
+        "scope": 24,
+        "statusmap": 10,
+    }
 
 
 def _outcome(run: Any) -> str:
@@ -60,8 +74,6 @@ def _check(kind: str, v: dict[str, Any]) -> str:
 
         return _outcome(run_decode)
     if kind == "keys":
-        from noc_ledger import signing
-
         signer = signing.Ed25519Signer(bytes.fromhex(v["seed"]))
         assert signer.public_key.hex() == v["public_key"]
         assert signer.key_id.hex() == v["key_id"]
@@ -122,6 +134,66 @@ def _check(kind: str, v: dict[str, Any]) -> str:
         inner = Scope.from_item(codec.decode(bytes.fromhex(v["inner"])))
         outer = Scope.from_item(codec.decode(bytes.fromhex(v["outer"])))
         return "within" if is_within(inner, outer) else "not-within"
+    if kind == "events":
+
+        def run_event() -> str:
+            envelope = signing.verify_sign1(
+                bytes.fromhex(v["signed"]),
+                content_type=v["content_type"],
+                public_key=bytes.fromhex(v["public_key"]),
+            )
+            decoder = StatusEvent if v["content_type"].endswith("status-event+cbor") else KeyEvent
+            decoder.from_cbor(envelope.payload)
+            assert envelope.payload.hex() == v["payload"]
+            return "valid"
+
+        return _outcome(run_event)
+    if kind == "checkpoint":
+
+        def run_checkpoint() -> str:
+            log_key = decode_verifier_key(v["log_key"])
+            opened = open_checkpoint(v["note"].encode(), origin=v["origin"], log_key=log_key)
+            cp = opened.checkpoint
+            assert (cp.size, cp.root.hex(), cp.time) == (v["size"], v["root"], v["time"])
+            assert cp.status_root.hex() == v["status_root"]
+            if "witness_key" in v:
+                found = verify_cosignatures(opened, [decode_verifier_key(v["witness_key"])])
+                assert [c.time for c in found] == [v["cosignature_time"]]
+            return "valid"
+
+        return _outcome(run_checkpoint)
+    if kind == "statusmap":
+        if "items" in v:
+            items = {bytes.fromhex(k): bytes.fromhex(x) for k, x in v["items"]}
+            assert statusmap.root_of(items).hex() == v["root"]
+            return "valid"
+        return _outcome(
+            lambda: statusmap.verify_status(
+                root=bytes.fromhex(v["root"]),
+                key=bytes.fromhex(v["key"]),
+                value=None if v["value"] is None else bytes.fromhex(v["value"]),
+                proof=statusmap.StatusProof.from_cbor(bytes.fromhex(v["proof"])),
+            )
+        )
+    if kind == "log":
+        authority = Authority(
+            bytes.fromhex(v["root_public_key"]),
+            Scope.from_item(codec.decode(bytes.fromhex(v["root_scope"]))),
+        )
+        entries = [bytes.fromhex(e) for e in v["entries"]]
+        if v["expect"] == "valid":
+            for n, after in enumerate(v["after"], start=1):
+                state = replay(entries[:n], authority)
+                items = state.status_items()
+                assert statusmap.root_of(items).hex() == after["status_root"]
+                assert {k.hex(): x.hex() for k, x in items.items()} == after["records"]
+                assert (
+                    merkle.root_of([merkle.leaf_hash(e) for e in entries[:n]]).hex()
+                    == after["tree_root"]
+                )
+            return "valid"
+        replay(entries[: v["failing_index"]], authority)  # the prefix is fine
+        return _outcome(lambda: replay(entries, authority))
     raise AssertionError(f"unknown vector kind {kind}")
 
 

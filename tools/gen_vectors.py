@@ -19,8 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from noc_ledger import codec, merkle, signing
+from noc_ledger import codec, merkle, signing, statusmap
+from noc_ledger.checkpoint import Checkpoint, cosign, sign_checkpoint
 from noc_ledger.errors import NocLedgerError
+from noc_ledger.events import (
+    KeyEvent,
+    KeyEventKind,
+    ReasonCode,
+    StatusEvent,
+    StatusEventKind,
+)
+from noc_ledger.logstate import Authority, replay
+from noc_ledger.note import Verifier, sign_note
 from noc_ledger.model import (
     NOC_DISCLAIMER_CODE,
     NOC_DISCLAIMER_TEXT,
@@ -32,11 +42,12 @@ from noc_ledger.model import (
     Issuer,
     LegalNotice,
     Subject,
+    sign_certificate,
     verify_certificate,
 )
 from noc_ledger.scope import Amount, Grant, Limit, Query, Scope, Territory, evaluate, is_within
 
-ROOT = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent
 FORMAT = "noc-ledger-vectors/1"
 
 AUTHORITY_SEED = hashlib.sha256(b"noc-ledger vectors: authority key").digest()
@@ -587,6 +598,9 @@ def key_vectors() -> Vectors:
         ("authority", AUTHORITY, AUTHORITY_SEED),
         ("other", OTHER, OTHER_SEED),
         ("holder", HOLDER, HOLDER_SEED),
+        ("root", ROOT, ROOT_SEED),
+        ("log", LOG, LOG_SEED),
+        ("witness", WITNESS, WITNESS_SEED),
     ):
         out[f"keys/{name}.json"] = {
             "description": f"the {name} test key (RFC 8032 seed, public key, RFC 9679 key id)",
@@ -1045,12 +1059,508 @@ def scope_vectors() -> Vectors:
 
 
 # ---------------------------------------------------------------------------------------
+# events/ (spec/events.md §2, §3)
+
+ROOT_SEED = hashlib.sha256(b"noc-ledger vectors: authority root key").digest()
+LOG_SEED = hashlib.sha256(b"noc-ledger vectors: log key").digest()
+WITNESS_SEED = hashlib.sha256(b"noc-ledger vectors: witness key").digest()
+ROOT = signing.Ed25519Signer(ROOT_SEED)
+LOG = signing.Ed25519Signer(LOG_SEED)
+WITNESS = signing.Ed25519Signer(WITNESS_SEED)
+ORIGIN = "authority.example/noc-ledger"
+WITNESS_NAME = "witness.example"
+ROOT_SCOPE = Scope(
+    (
+        Grant("prep", ALL, Territory(("AE",))),
+        Grant("va", ALL, Territory(("AE",))),
+    )
+)
+
+
+def _delegation() -> KeyEvent:
+    return KeyEvent(
+        KeyEventKind.DELEGATE,
+        AUTHORITY.public_key,
+        T0 - DAY,
+        T0 - DAY,
+        "issuing key 2026-A",
+        T0 + 730 * DAY,
+        ROOT_SCOPE,
+    )
+
+
+def _event_vector(
+    description: str, signed: bytes, content_type: str, key: bytes, expect: str
+) -> dict[str, Any]:
+    vector: dict[str, Any] = {
+        "description": description,
+        "content_type": content_type,
+        "public_key": key.hex(),
+        "signed": signed.hex(),
+        "expect": expect,
+    }
+    if expect == "valid":
+        payload = signing.verify_sign1(signed, content_type=content_type, public_key=key).payload
+        vector["payload"] = payload.hex()
+        vector["payload_diagnostic"] = diagnostic(codec.decode(payload))
+    return vector
+
+
+def event_vectors() -> Vectors:
+    ct_status = signing.CONTENT_TYPES["status-event"]
+    ct_key = signing.CONTENT_TYPES["key-event"]
+    noc_id = sample_noc().id
+    suspend = StatusEvent(
+        StatusEventKind.SUSPEND,
+        noc_id,
+        T0 + 30 * DAY,
+        T0 + 29 * DAY,
+        ReasonCode.AML_CFT_FAILURE,
+        "Suspended pending the outcome of an AML/CFT inspection.",
+    )
+    partial = StatusEvent(
+        StatusEventKind.SUSPEND,
+        noc_id,
+        T0 + 30 * DAY,
+        T0 + 30 * DAY,
+        ReasonCode.CONDITIONS_NOT_MET,
+        activities=("prep.licence_application",),
+    )
+    revoke = StatusEvent(
+        StatusEventKind.REVOKE, noc_id, T0 + 60 * DAY, T0 + 60 * DAY, ReasonCode.FALSE_INFORMATION
+    )
+    revoke_key = KeyEvent(
+        KeyEventKind.REVOKE_KEY,
+        AUTHORITY.public_key,
+        T0 + 90 * DAY,
+        T0 + 90 * DAY,
+        reason=ReasonCode.KEY_COMPROMISE,
+        invalidate_from=7,
+    )
+
+    def signed_payload(item: dict[int, Any], ct: str, signer: signing.Ed25519Signer) -> bytes:
+        return raw_sign1(signer, header(_3=ct, _4=signer.key_id), codec.encode(item))
+
+    cases: list[tuple[str, str, bytes, str, bytes, str]] = [
+        (
+            "status-suspend",
+            "a whole-certificate suspension with reason",
+            suspend.sign(AUTHORITY),
+            ct_status,
+            AUTHORITY.public_key,
+            "valid",
+        ),
+        (
+            "status-suspend-grant",
+            "suspension of one grant",
+            partial.sign(AUTHORITY),
+            ct_status,
+            AUTHORITY.public_key,
+            "valid",
+        ),
+        (
+            "status-revoke",
+            "a revocation",
+            revoke.sign(AUTHORITY),
+            ct_status,
+            AUTHORITY.public_key,
+            "valid",
+        ),
+        (
+            "key-delegate",
+            "the root delegates an issuing key with a scope",
+            _delegation().sign(ROOT),
+            ct_key,
+            ROOT.public_key,
+            "valid",
+        ),
+        (
+            "key-revoke",
+            "the root revokes a key from log index 7",
+            revoke_key.sign(ROOT),
+            ct_key,
+            ROOT.public_key,
+            "valid",
+        ),
+        (
+            "status-revoke-without-reason",
+            "a revocation must carry a reason code",
+            signed_payload(
+                {k: v for k, v in revoke.to_item().items() if k != 5}, ct_status, AUTHORITY
+            ),
+            ct_status,
+            AUTHORITY.public_key,
+            "ModelError",
+        ),
+        (
+            "status-unknown-kind",
+            "event kind 'cancel'",
+            signed_payload({**revoke.to_item(), 1: "cancel"}, ct_status, AUTHORITY),
+            ct_status,
+            AUTHORITY.public_key,
+            "ModelError",
+        ),
+        (
+            "status-grants-on-revoke",
+            "activities are only for suspend and reinstate",
+            signed_payload({**revoke.to_item(), 7: ["prep.hiring"]}, ct_status, AUTHORITY),
+            ct_status,
+            AUTHORITY.public_key,
+            "ModelError",
+        ),
+        (
+            "key-delegate-without-scope",
+            "a delegation must carry a scope",
+            signed_payload(
+                {k: v for k, v in _delegation().to_item().items() if k != 7}, ct_key, ROOT
+            ),
+            ct_key,
+            ROOT.public_key,
+            "ModelError",
+        ),
+        (
+            "key-event-as-status-event",
+            "a key event's payload signed with the status-event content type",
+            signed_payload(_delegation().to_item(), ct_status, ROOT),
+            ct_status,
+            ROOT.public_key,
+            "DecodeError",
+        ),
+    ]
+    out: Vectors = {}
+    for name, desc, signed, ct, key, expect in cases:
+        out[f"events/{name}.json"] = _event_vector(desc, signed, ct, key, expect)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# checkpoint/ (spec/checkpoint.md)
+
+
+def checkpoint_vectors() -> Vectors:
+    log_vkey = Verifier.for_key(ORIGIN, LOG.public_key)
+    witness_vkey = Verifier.for_key(WITNESS_NAME, WITNESS.public_key, sig_type=0x04)
+    store = _store(13)
+    cp = Checkpoint(
+        origin=ORIGIN,
+        size=13,
+        root=merkle.root_from_reader(13, store),
+        time=T0 + 3600,
+        status_root=hashlib.sha256(b"example status root").digest(),
+    )
+    note = sign_checkpoint(cp, LOG)
+    cosigned = cosign(note, WITNESS_NAME, WITNESS, time=T0 + 3700)
+    text, _, sigs = note.decode().rpartition("\n\n")
+    body_lines = text.split("\n")
+
+    def resign(lines: list[str]) -> bytes:
+        return sign_note("\n".join(lines) + "\n", [(ORIGIN, LOG)])
+
+    def vector(desc: str, data: bytes, expect: str, **extra: Any) -> dict[str, Any]:
+        v: dict[str, Any] = {
+            "description": desc,
+            "origin": ORIGIN,
+            "log_key": log_vkey.encode(),
+            "note": data.decode("utf-8", errors="replace"),
+            "expect": expect,
+        }
+        v.update(extra)
+        return v
+
+    out: Vectors = {
+        "checkpoint/valid.json": vector(
+            "a checkpoint of size 13 with time and status-root lines",
+            note,
+            "valid",
+            size=13,
+            root=cp.root.hex(),
+            time=cp.time,
+            status_root=cp.status_root.hex(),
+        ),
+        "checkpoint/valid-cosigned.json": vector(
+            "the same checkpoint with a tlog-cosignature/v1 by a witness",
+            cosigned,
+            "valid",
+            witness_key=witness_vkey.encode(),
+            cosignature_time=T0 + 3700,
+            size=13,
+            root=cp.root.hex(),
+            time=cp.time,
+            status_root=cp.status_root.hex(),
+        ),
+        "checkpoint/tampered-size.json": vector(
+            "size changed after signing", note.replace(b"\n13\n", b"\n14\n", 1), "SignatureError"
+        ),
+        "checkpoint/other-origin.json": vector(
+            "signed by the right key under another origin",
+            sign_note(
+                note.decode().rpartition("\n\n")[0].replace(ORIGIN, "other.example/log", 1) + "\n",
+                [("other.example/log", LOG)],
+            ),
+            "SignatureError",
+        ),
+        "checkpoint/unknown-key.json": vector(
+            "signed under the origin by a key the verifier does not know",
+            sign_note(text + "\n", [(ORIGIN, OTHER)]),
+            "SignatureError",
+        ),
+        "checkpoint/missing-status-line.json": vector(
+            "no noc-ledger-status line, correctly signed",
+            resign(body_lines[:4]),
+            "DecodeError",
+        ),
+        "checkpoint/lines-swapped.json": vector(
+            "status line before time line, correctly signed",
+            resign([*body_lines[:3], body_lines[4], body_lines[3]]),
+            "DecodeError",
+        ),
+        "checkpoint/non-canonical-size.json": vector(
+            "size written with a leading zero, correctly signed",
+            resign([body_lines[0], "013", *body_lines[2:]]),
+            "DecodeError",
+        ),
+    }
+    assert sigs
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# statusmap/ (spec/revocation.md)
+
+
+def statusmap_vectors() -> Vectors:
+    nodes = statusmap.MemoryNodeStore()
+    items = {hashlib.sha256(f"key {i}".encode()).digest(): f"value {i}".encode() for i in range(20)}
+    # Two keys sharing their first 31 bytes: a deep branch.
+    twin = bytearray(next(iter(items)))
+    twin[31] ^= 0x01
+    items[bytes(twin)] = b"twin"
+    root = statusmap.update(statusmap.EMPTY_ROOT, items, nodes)
+    assert root == statusmap.root_of(items)
+    out: Vectors = {
+        "statusmap/root.json": {
+            "description": "a map of 21 entries (two of them differ only in the last bit) and its root",
+            "items": [[k.hex(), v.hex()] for k, v in sorted(items.items())],
+            "root": root.hex(),
+            "expect": "valid",
+        }
+    }
+
+    def proof_vector(
+        desc: str, key: bytes, value: bytes | None, proof: Any, expect: str, r: bytes = root
+    ) -> dict[str, Any]:
+        return {
+            "description": desc,
+            "root": r.hex(),
+            "key": key.hex(),
+            "value": None if value is None else value.hex(),
+            "proof": proof.to_cbor().hex(),
+            "proof_diagnostic": diagnostic(codec.decode(proof.to_cbor())),
+            "expect": expect,
+        }
+
+    present = sorted(items)[3]
+    deep = bytes(twin)
+    absent_empty = next(
+        k
+        for k in (hashlib.sha256(f"absent {i}".encode()).digest() for i in range(100))
+        if statusmap.prove_status(root, k, nodes).other_key is None
+    )
+    absent_leaf = next(
+        k
+        for k in (hashlib.sha256(f"absent {i}".encode()).digest() for i in range(100))
+        if statusmap.prove_status(root, k, nodes).other_key is not None
+    )
+    p_present = statusmap.prove_status(root, present, nodes)
+    out["statusmap/present.json"] = proof_vector(
+        "presence of a key with its value", present, items[present], p_present, "valid"
+    )
+    out["statusmap/present-deep.json"] = proof_vector(
+        "presence of a key at depth 256",
+        deep,
+        items[deep],
+        statusmap.prove_status(root, deep, nodes),
+        "valid",
+    )
+    out["statusmap/absent-empty.json"] = proof_vector(
+        "absence: the path ends at an empty subtree",
+        absent_empty,
+        None,
+        statusmap.prove_status(root, absent_empty, nodes),
+        "valid",
+    )
+    out["statusmap/absent-other-leaf.json"] = proof_vector(
+        "absence: the path ends at another key's leaf",
+        absent_leaf,
+        None,
+        statusmap.prove_status(root, absent_leaf, nodes),
+        "valid",
+    )
+    out["statusmap/wrong-value.json"] = proof_vector(
+        "presence proof checked with another value",
+        present,
+        b"revoked",
+        p_present,
+        "StatusProofError",
+    )
+    out["statusmap/present-claimed-absent.json"] = proof_vector(
+        "a present key claimed absent", present, None, p_present, "StatusProofError"
+    )
+    out["statusmap/wrong-root.json"] = proof_vector(
+        "a valid proof against another root",
+        present,
+        items[present],
+        p_present,
+        "StatusProofError",
+        r=hashlib.sha256(b"x").digest(),
+    )
+    flipped = statusmap.StatusProof(
+        tuple(
+            _flip(h) if i == len(p_present.siblings) - 1 and h != statusmap.EMPTY_ROOT else h
+            for i, h in enumerate(p_present.siblings)
+        ),
+        p_present.other_key,
+        p_present.other_value_hash,
+    )
+    out["statusmap/flipped-sibling.json"] = proof_vector(
+        "the deepest sibling hash with a flipped bit",
+        present,
+        items[present],
+        flipped,
+        "StatusProofError",
+    )
+    empty_root_proof = statusmap.prove_status(
+        statusmap.EMPTY_ROOT, present, statusmap.MemoryNodeStore()
+    )
+    out["statusmap/empty-map.json"] = proof_vector(
+        "absence in the empty map", present, None, empty_root_proof, "valid", r=statusmap.EMPTY_ROOT
+    )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# log/ (spec/events.md §5, spec/revocation.md §6): whole logs to replay
+
+
+def _log_story() -> list[bytes]:
+    noc = sample_noc()
+    licence = sample_licence()
+    return [
+        _delegation().sign(ROOT),
+        sign_certificate(noc, AUTHORITY),
+        sign_certificate(licence, AUTHORITY),
+        StatusEvent(
+            StatusEventKind.SUSPEND,
+            licence.id,
+            T0 + 120 * DAY,
+            T0 + 120 * DAY,
+            ReasonCode.AML_CFT_FAILURE,
+        ).sign(AUTHORITY),
+        StatusEvent(
+            StatusEventKind.REVOKE,
+            licence.id,
+            T0 + 150 * DAY,
+            T0 + 150 * DAY,
+            ReasonCode.AML_CFT_FAILURE,
+        ).sign(AUTHORITY),
+    ]
+
+
+def log_vectors() -> Vectors:
+    authority = Authority(ROOT.public_key, ROOT_SCOPE)
+    entries = _log_story()
+
+    def expected(prefix: list[bytes]) -> dict[str, Any]:
+        state = replay(prefix, authority)
+        return {
+            "tree_root": merkle.root_of([merkle.leaf_hash(e) for e in prefix]).hex(),
+            "status_root": statusmap.root_of(state.status_items()).hex(),
+            "records": {k.hex(): v.hex() for k, v in sorted(state.status_items().items())},
+        }
+
+    common = {
+        "root_public_key": ROOT.public_key.hex(),
+        "root_scope": codec.encode(ROOT_SCOPE.to_item()).hex(),
+    }
+    out: Vectors = {
+        "log/story.json": {
+            "description": "delegation, NOC, licence upgrading it, suspension and revocation of the licence",
+            **common,
+            "entries": [e.hex() for e in entries],
+            "after": [expected(entries[: n + 1]) for n in range(len(entries))],
+            "expect": "valid",
+        }
+    }
+    after_terminal = [
+        *entries,
+        StatusEvent(
+            StatusEventKind.REINSTATE, sample_licence().id, T0 + 160 * DAY, T0 + 160 * DAY
+        ).sign(AUTHORITY),
+    ]
+    unknown_key = [entries[0], sign_certificate(sample_noc(), OTHER)]
+    over_scope = [
+        entries[0],
+        sign_certificate(
+            dataclasses.replace(
+                sample_noc(), scope=Scope((Grant("prep.hiring", ALL, Territory(("SA",))),))
+            ),
+            AUTHORITY,
+        ),
+    ]
+    cases = [
+        (
+            "event-after-terminal",
+            "reinstating a revoked licence",
+            after_terminal,
+            "TransitionError",
+        ),
+        (
+            "undelegated-key",
+            "a certificate by a key never delegated",
+            unknown_key,
+            "SignatureError",
+        ),
+        (
+            "scope-beyond-delegation",
+            "a NOC for SA from a key delegated for AE",
+            over_scope,
+            "ScopeError",
+        ),
+        (
+            "duplicate-certificate",
+            "the same certificate logged twice",
+            [*entries[:2], entries[1]],
+            "TransitionError",
+        ),
+    ]
+    for name, desc, log, expect in cases:
+        out[f"log/{name}.json"] = {
+            "description": desc,
+            **common,
+            "entries": [e.hex() for e in log],
+            "failing_index": len(log) - 1,
+            "expect": expect,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def build_all() -> Vectors:
     """Every vector, keyed by its path relative to vectors/."""
     vectors: Vectors = {}
-    for part in (encoding_vectors, key_vectors, certificate_vectors, merkle_vectors, scope_vectors):
+    for part in (
+        encoding_vectors,
+        key_vectors,
+        certificate_vectors,
+        merkle_vectors,
+        scope_vectors,
+        event_vectors,
+        checkpoint_vectors,
+        statusmap_vectors,
+        log_vectors,
+    ):
         vectors.update(part())
     for v in vectors.values():
         v["format"] = FORMAT
@@ -1075,7 +1585,7 @@ def write(out_dir: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=ROOT / "vectors")
+    parser.add_argument("--out", type=Path, default=REPO / "vectors")
     args = parser.parse_args()
     count = write(args.out)
     print(f"wrote {count} vectors to {args.out}")

@@ -60,11 +60,16 @@ model is recursive; the model layer narrows it."""
 # Encoding (spec/encoding.md §3)
 
 
+#: Initial bytes for arguments below 24, by major type: the common case, looked up rather
+#: than computed.
+_SMALL: Final = tuple(tuple(bytes(((major << 5) | n,)) for n in range(24)) for major in range(8))
+
+
 def _head(major: int, arg: int) -> bytes:
     """The initial byte and shortest argument of RFC 8949 §3 / §4.2.1 (rule 1)."""
-    mt = major << 5
     if arg < 24:
-        return bytes((mt | arg,))
+        return _SMALL[major][arg]
+    mt = major << 5
     if arg < 0x100:
         return bytes((mt | 24, arg))
     if arg < 0x10000:
@@ -74,64 +79,70 @@ def _head(major: int, arg: int) -> bytes:
     return bytes((mt | 27,)) + arg.to_bytes(8, "big")
 
 
-def _encode_into(value: CborValue, out: list[bytes], depth: int) -> None:
+def _encode_into(value: CborValue, out: bytearray, depth: int) -> None:
+    # Dispatch on the exact type first (the hot path); subclasses and other mappings
+    # fall through to the slower checks at the end.
     if depth > DEFAULT_MAX_DEPTH:
         raise EncodeError(f"nesting deeper than {DEFAULT_MAX_DEPTH}")
-    # bool before int: bool is a subclass of int in Python.
-    if value is True:
-        out.append(b"\xf5")
-    elif value is False:
-        out.append(b"\xf4")
-    elif value is None:
-        out.append(b"\xf6")
-    elif type(value) is int:
+    t = type(value)
+    if t is int:
         if value >= 0:
             if value >= _UINT_LIMIT:
                 raise EncodeError(f"integer {value} exceeds 2**64 - 1")
-            out.append(_head(0, value))
+            out += _head(0, value)
         else:
             arg = -1 - value
             if arg >= _UINT_LIMIT:
                 raise EncodeError(f"integer {value} is below -2**64")
-            out.append(_head(1, arg))
-    elif isinstance(value, bytes):
-        out.append(_head(2, len(value)))
-        out.append(value)
-    elif isinstance(value, str):
+            out += _head(1, arg)
+    elif t is str:
         try:
             raw = value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise EncodeError(f"text is not valid Unicode: {exc.reason}") from None
-        out.append(_head(3, len(raw)))
-        out.append(raw)
-    elif isinstance(value, list | tuple):
-        out.append(_head(4, len(value)))
+        out += _head(3, len(raw))
+        out += raw
+    elif t is bytes:
+        out += _head(2, len(value))
+        out += value
+    elif t is dict or (t is not bool and isinstance(value, Mapping)):
+        _encode_map(value, out, depth)
+    elif t is list or t is tuple:
+        out += _head(4, len(value))
         for item in value:
             _encode_into(item, out, depth + 1)
-    elif isinstance(value, Mapping):
-        pairs: list[tuple[bytes, bytes]] = []
-        for key, item in value.items():
-            if type(key) is not int and not isinstance(key, str):
-                raise EncodeError(f"map key of type {type(key).__name__} is not allowed")
-            kbuf: list[bytes] = []
-            _encode_into(key, kbuf, depth + 1)
-            vbuf: list[bytes] = []
-            _encode_into(item, vbuf, depth + 1)
-            pairs.append((b"".join(kbuf), b"".join(vbuf)))
-        # RFC 8949 §4.2.1: sort by the bytewise lexicographic order of encoded keys
-        # (not the length-first order of RFC 7049 §3.9).
-        pairs.sort(key=lambda kv: kv[0])
-        out.append(_head(5, len(pairs)))
-        for k, v in pairs:
-            out.append(k)
-            out.append(v)
+    elif value is True:
+        out += b"\xf5"
+    elif value is False:
+        out += b"\xf4"
+    elif value is None:
+        out += b"\xf6"
     elif isinstance(value, Tag):
         if type(value.number) is not int or not 0 <= value.number < _UINT_LIMIT:
             raise EncodeError(f"invalid tag number {value.number!r}")
-        out.append(_head(6, value.number))
+        out += _head(6, value.number)
         _encode_into(value.value, out, depth + 1)
     else:
-        raise EncodeError(f"type {type(value).__name__} is not in the CBOR profile")
+        raise EncodeError(f"type {t.__name__} is not in the CBOR profile")
+
+
+def _encode_map(value: Mapping[CborValue, CborValue], out: bytearray, depth: int) -> None:
+    pairs: list[tuple[bytes, bytes]] = []
+    for key, item in value.items():
+        if type(key) is not int and type(key) is not str:
+            raise EncodeError(f"map key of type {type(key).__name__} is not allowed")
+        kbuf = bytearray()
+        _encode_into(key, kbuf, depth + 1)
+        vbuf = bytearray()
+        _encode_into(item, vbuf, depth + 1)
+        pairs.append((bytes(kbuf), bytes(vbuf)))
+    # RFC 8949 §4.2.1: sort by the bytewise lexicographic order of encoded keys (not the
+    # length-first order of RFC 7049 §3.9).
+    pairs.sort()
+    out += _head(5, len(pairs))
+    for k, v in pairs:
+        out += k
+        out += v
 
 
 def encode(value: CborValue) -> bytes:
@@ -142,9 +153,9 @@ def encode(value: CborValue) -> bytes:
             integer out of range, a map key that is not an int or str, a string that is
             not valid Unicode, or nesting deeper than :data:`DEFAULT_MAX_DEPTH`.
     """
-    out: list[bytes] = []
+    out = bytearray()
     _encode_into(value, out, 0)
-    return b"".join(out)
+    return bytes(out)
 
 
 # ---------------------------------------------------------------------------------------

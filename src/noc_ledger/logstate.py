@@ -40,6 +40,7 @@ __all__ = [
     "MemoryState",
     "StateView",
     "apply_entry",
+    "decode_key_event",
     "replay",
 ]
 
@@ -74,6 +75,16 @@ class StateView(Protocol):
 
     def entry(self, index: int) -> bytes: ...
 
+    def key_event(self, index: int) -> KeyEvent:
+        """The decoded key event logged at ``index`` (entries never change, so a view may
+        cache this)."""
+        ...
+
+
+def decode_key_event(entry: bytes) -> KeyEvent:
+    """The payload of a logged key-event entry (already verified when it was appended)."""
+    return KeyEvent.from_cbor(signing.decode_sign1(entry).payload)
+
 
 @dataclass(frozen=True, slots=True)
 class Applied:
@@ -96,9 +107,7 @@ def _delegation(view: StateView, key_id: bytes, index: int) -> tuple[KeyEvent, K
         raise SignatureError(f"key {key_id.hex()[:16]}… was never delegated")
     if not record.may_sign_at(index):
         raise SignatureError(f"key {key_id.hex()[:16]}… may not sign at log index {index}")
-    envelope = signing.decode_sign1(view.entry(record.delegated_index))
-    event = KeyEvent.from_cbor(envelope.payload)
-    return event, record
+    return view.key_event(record.delegated_index), record
 
 
 def _in_window(event: KeyEvent, at: int, what: str) -> None:
@@ -208,6 +217,12 @@ class MemoryState:
     entries: list[bytes] = field(default_factory=list)
     certs: dict[bytes, CertStatus] = field(default_factory=dict)
     keys: dict[bytes, KeyStatus] = field(default_factory=dict)
+    key_events: dict[int, KeyEvent] = field(default_factory=dict)
+
+    def key_event(self, index: int) -> KeyEvent:
+        if index not in self.key_events:
+            self.key_events[index] = decode_key_event(self.entries[index])
+        return self.key_events[index]
 
     def cert_status(self, cert_id: bytes) -> CertStatus | None:
         return self.certs.get(cert_id)

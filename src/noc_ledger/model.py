@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -307,6 +307,9 @@ class Certificate:
     conditions: tuple[str, ...] = ()
     legal_notices: tuple[LegalNotice, ...] = ()
     edges: tuple[Edge, ...] = ()
+    # The payload, encoded once: the value is immutable, and the id, signing and the
+    # canonical check all need the same bytes.
+    _cbor: bytes | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         try:
@@ -378,9 +381,12 @@ class Certificate:
         Raises:
             EncodeError: the payload would exceed the size limit of spec §3.
         """
+        if self._cbor is not None:
+            return self._cbor
         data = codec.encode(self.to_item())
         if len(data) > MAX_CERTIFICATE_SIZE:
             raise EncodeError(f"certificate of {len(data)} bytes exceeds {MAX_CERTIFICATE_SIZE}")
+        object.__setattr__(self, "_cbor", data)
         return data
 
     @classmethod

@@ -192,6 +192,8 @@ class Grant:
     products_denied: tuple[str, ...] = ()
     limits: tuple[Limit, ...] = ()
     conditions_precedent: tuple[str, ...] = ()
+    # The grant's encoding, kept once computed: scopes sort grants by it.
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.activity, str):
@@ -338,7 +340,10 @@ class Grant:
 
 
 def _grant_sort_key(grant: Grant) -> bytes:
-    return codec.encode(grant.to_item())
+    if grant._encoded is None:
+        object.__setattr__(grant, "_encoded", codec.encode(grant.to_item()))
+    assert grant._encoded is not None
+    return grant._encoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from noc_ledger.checkpoint import Checkpoint, decode_checkpoint_note, sign_check
 from noc_ledger.errors import NocLedgerError, OutOfRangeError, StorageError
 from noc_ledger.events import CertStatus, KeyEvent, KeyStatus, StatusEvent
 from noc_ledger.ledger.store import Reader, Store, Transaction
-from noc_ledger.logstate import Applied, Authority, MemoryState, apply_entry
+from noc_ledger.logstate import Applied, Authority, MemoryState, apply_entry, decode_key_event
 from noc_ledger.model import Certificate, sign_certificate
 
 __all__ = ["AuditReport", "Ledger", "Receipt", "StatusProofBundle"]
@@ -96,8 +96,9 @@ class _Nodes:
 class _TxState:
     """logstate.StateView over a transaction, seeing the batch's own earlier entries."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, key_events: dict[int, KeyEvent]) -> None:
         self.tx = tx
+        self._key_events = key_events
         self.certs: dict[bytes, CertStatus] = {}
         self.keys: dict[bytes, KeyStatus] = {}
         self.pending: list[bytes] = []
@@ -119,6 +120,16 @@ class _TxState:
         if index >= self.base:
             return self.pending[index - self.base]
         return self.tx.read_entries(index, index + 1)[0]
+
+    def key_event(self, index: int) -> KeyEvent:
+        # Logged entries never change: the decoded delegation is cached across
+        # transactions (only entries below ``base`` are committed, so only those are kept).
+        event = self._key_events.get(index)
+        if event is None:
+            event = decode_key_event(self.entry(index))
+            if index < self.base:
+                self._key_events[index] = event
+        return event
 
 
 class Ledger:
@@ -146,6 +157,7 @@ class Ledger:
         self.authority = authority
         self._log_signer = log_signer
         self._clock = clock
+        self._key_events: dict[int, KeyEvent] = {}
 
     # -- writing ---------------------------------------------------------------------
 
@@ -163,7 +175,7 @@ class Ledger:
             StorageError: the store failed; nothing was written.
         """
         with self._store.transaction() as tx:
-            state = _TxState(tx)
+            state = _TxState(tx, self._key_events)
             applied: list[tuple[Applied, int]] = []
             for position, entry in enumerate(entries):
                 index = state.base + len(state.pending)

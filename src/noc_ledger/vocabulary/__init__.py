@@ -196,6 +196,11 @@ class Vocabulary:
     version: int
     activities: Mapping[str, Activity] = field(hash=False)
     customer_types: frozenset[str]
+    # Answers of descendants_or_self/covered, which scope checks ask again and again; the
+    # vocabulary is immutable, so they never go stale.
+    _memo: dict[object, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.version, int) or isinstance(self.version, bool):
@@ -274,9 +279,14 @@ class Vocabulary:
         Raises:
             ModelError: if *activity_id* is not in the vocabulary.
         """
+        found = self._memo.get(activity_id)
+        if found is not None:
+            return found
         self.get(activity_id)
         prefix = activity_id + "."
-        return frozenset(a for a in self.activities if a == activity_id or a.startswith(prefix))
+        found = frozenset(a for a in self.activities if a == activity_id or a.startswith(prefix))
+        self._memo[activity_id] = found
+        return found
 
     def covered(self, activity_id: str, excluded: Iterable[str]) -> frozenset[str]:
         """The activity ids a grant of *activity_id* with exclusions *excluded* covers.
@@ -296,6 +306,11 @@ class Vocabulary:
             exclusions = list(excluded)
         except TypeError:
             _fail(f"excluded must be an iterable of activity ids, not {type(excluded).__name__}")
+        memo_key = (
+            (activity_id, *exclusions) if all(isinstance(e, str) for e in exclusions) else None
+        )
+        if memo_key is not None and memo_key in self._memo:
+            return self._memo[memo_key]
         result = set(self.descendants_or_self(activity_id))
         for excluded_id in exclusions:
             if excluded_id == activity_id or not self.is_within(excluded_id, activity_id):
@@ -303,7 +318,10 @@ class Vocabulary:
                     f"excluded activity {excluded_id!r} is not a strict descendant of {activity_id}"
                 )
             result -= self.descendants_or_self(excluded_id)
-        return frozenset(result)
+        found = frozenset(result)
+        if memo_key is not None:
+            self._memo[memo_key] = found
+        return found
 
     def is_preparatory(self, activity_id: str) -> bool:
         """Whether *activity_id* is a preparatory activity (one a NOC may grant).

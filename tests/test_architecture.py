@@ -20,12 +20,15 @@ LAYERS: dict[str, int] = {
     "noc_ledger._fields": 2,
     "noc_ledger.signing": 2,
     "noc_ledger.statusmap": 2,
+    "noc_ledger.bundle": 3,
     "noc_ledger.scope": 3,
     "noc_ledger.note": 3,
     "noc_ledger.model": 4,
     "noc_ledger.checkpoint": 4,
+    "noc_ledger.policy": 4,
     "noc_ledger.events": 5,
     "noc_ledger.logstate": 6,
+    "noc_ledger.verify": 7,
 }
 EDGE_PREFIXES = ("noc_ledger.ledger", "noc_ledger.cli", "noc_ledger.server")
 

@@ -164,3 +164,14 @@ def test_presentation_is_not_an_entry() -> None:
     p = signing.sign1(ISSUER, content_type=signing.CONTENT_TYPES["presentation"], payload=b"\xa0")
     with pytest.raises(SignatureError, match="not a log entry"):
         run([p])
+
+
+def test_grant_suspension_must_name_a_grant() -> None:
+    noc = sample_noc()
+    base = [delegate(ISSUER), sign_certificate(noc, ISSUER)]
+    ok = status(StatusEventKind.SUSPEND, noc.id, T0 + 1, activities=("prep.aml_registration",))
+    state = run([*base, ok])
+    assert state.certs[noc.id].suspended == ("prep.aml_registration",)
+    bad = status(StatusEventKind.SUSPEND, noc.id, T0 + 1, activities=("prep.hiring",))
+    with pytest.raises(TransitionError, match="no grants for"):
+        run([*base, bad])

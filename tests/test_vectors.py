@@ -14,8 +14,8 @@ from noc_ledger.checkpoint import open_checkpoint, verify_cosignatures
 from noc_ledger.errors import NocLedgerError
 from noc_ledger.events import KeyEvent, StatusEvent
 from noc_ledger.logstate import Authority, replay
-from noc_ledger.note import decode_verifier_key
 from noc_ledger.model import verify_certificate
+from noc_ledger.note import decode_verifier_key
 from noc_ledger.scope import Amount, Query, Scope, evaluate, is_within
 from tools import gen_vectors
 

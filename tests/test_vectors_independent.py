@@ -11,20 +11,53 @@ be written from the spec text and the vectors alone. What is used instead:
   and pycose (``tests/independent_cose.py``) as a third opinion on valid documents;
 * certificate.md §2-§6: the payload model, the scope rules, queries and the subset rule,
   over cbor2's values and the vocabulary JSON;
-* log.md §3-§5: RFC 9162 tree hashing, proof generation and verification.
+* log.md §3-§5: RFC 9162 tree hashing, proof generation and verification;
+* events.md §2-§3: status-event and key-event payloads, shape before values;
+* checkpoint.md §2-§5: the C2SP signed-note parser and opener, verifier keys, the strict
+  checkpoint body, tlog-cosignature/v1 (type 0x04), Ed25519 again by the reference above;
+* revocation.md §2-§3: the sparse Merkle tree from its items, proof generation (§3.2),
+  the one encoding (§3.3) and verification (§3.4);
+* events.md §3.3-§5 and revocation.md §6: a replay of whole logs that recomputes every
+  tree root, every record of the status map and every status root from the entries.
 
 Every failure is reported with the class the spec names for it, and a rejected vector must
 fail with exactly its ``expect`` class: encoding.md §6 (every failure: DecodeError),
 signing.md §4 (DecodeError for steps 1, 2 and 4, SignatureError for steps 3 and 5-8),
 certificate.md §2.4 (payloads: DecodeError for bytes and shape, ModelError for values),
-§3.9 and §6 (ModelError), log.md §4.2 and §5.2 (InclusionError, ConsistencyError). The
+§3.9 and §6 (ModelError), log.md §4.2 and §5.2 (InclusionError, ConsistencyError),
+checkpoint.md §6 (DecodeError, SignatureError), revocation.md §3.4 (StatusProofError). The
 few places where the text leaves the class to interpretation are marked "§2.4 reading" or
 "§6 reading" below, with the text they follow.
+
+Readings where the spec text is open (the vectors decide none of them unless stated):
+
+* events.md §5 names no error class. From the log vectors: a kid naming no delegated key
+  is SignatureError, a scope beyond the delegation ScopeError, a duplicate certificate and
+  an event after a terminal state TransitionError. By kind, here: a key whose record does
+  not allow the index, a time outside the delegation's window, a key event not signed by
+  the root, a presentation in the log: SignatureError; a delegation beyond the root's
+  scope: ScopeError; every other refusal of §3.1-§3.2, §4.2, §4.3: TransitionError.
+* events.md §5 item 3 checks ``issued_at`` / ``decided at`` against the window; §3.1 says
+  "effective and issue times". Only the §5 times are checked here.
+* events.md §4.3 "a later instrument": the order of certificate.md §3.2's CDDL.
+* events.md §4.2/§4.4: a suspension or reinstatement of grants is a transition (history,
+  since and index updated, reason kept); "suspend (whole)" applies to an active
+  certificate with suspended grants and clears them; the record's reason is the event's.
+* events.md §2: the activities of key 7 are any text (a status event names no vocabulary)
+  and are not matched against the certificate's grants.
+* events.md §3: "(delegate: required)" fields missing are ModelError (the
+  key-delegate-without-scope vector); fields of the other kind are not refused.
+* checkpoint.md §3.3/§4.2 "control character": U+0000-U+001F, as in the note grammar.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import functools
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -46,10 +79,14 @@ VOCABULARY_FILE: Final = ROOT / "src" / "noc_ledger" / "vocabulary" / "activitie
 # The number of files per folder, so that a lost or added vector is noticed.
 EXPECTED_COUNTS: Final = {
     "certificate": 30,
+    "checkpoint": 8,
     "encoding": 36,
-    "keys": 3,
+    "events": 10,
+    "keys": 6,
+    "log": 5,
     "merkle": 30,
     "scope": 24,
+    "statusmap": 10,
 }
 
 DECODE: Final = "DecodeError"
@@ -57,6 +94,9 @@ SIGNATURE: Final = "SignatureError"
 MODEL: Final = "ModelError"
 INCLUSION: Final = "InclusionError"
 CONSISTENCY: Final = "ConsistencyError"
+STATUS_PROOF: Final = "StatusProofError"
+TRANSITION: Final = "TransitionError"
+SCOPE: Final = "ScopeError"
 
 
 class VerifyError(Exception):
@@ -296,8 +336,28 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     return bytes.fromhex("846a5369676e617475726531") + _bstr(protected) + b"\x40" + _bstr(payload)
 
 
-def verify_signed(data: bytes, expected_type: str, public_key: bytes) -> bytes:
-    """signing.md §4 steps 1-8; returns the payload bytes for step 9."""
+@dataclass(frozen=True)
+class Sign1:
+    """A COSE_Sign1 after signing.md §4 steps 1-5 (nothing verified yet)."""
+
+    protected: bytes
+    header: dict[int, Any]
+    payload: bytes
+    signature: bytes
+
+    @property
+    def content_type(self) -> str:
+        content_type: str = self.header[3]
+        return content_type
+
+    @property
+    def kid(self) -> bytes:
+        kid: bytes = self.header[4]
+        return kid
+
+
+def open_sign1(data: bytes) -> Sign1:
+    """signing.md §4 steps 1-5, which need no key: what a log reads to choose the key."""
     # 1. Strict decoding, size limit 65,535, tag 18 allowed (outermost only, §2 item 1).
     item = strict_loads(data, SIGNED_DOCUMENT)
     # 2. Tag 18 around [bstr, map, bstr, bstr].
@@ -333,17 +393,23 @@ def verify_signed(data: bytes, expected_type: str, public_key: bytes) -> bytes:
         fail(SIGNATURE, f"unknown content type {header[3]!r}")
     if not (isinstance(header[4], bytes) and len(header[4]) == 32):
         fail(SIGNATURE, "kid is not a 32-byte string")
+    return Sign1(protected, header, payload, signature)
+
+
+def verify_signed(data: bytes, expected_type: str, public_key: bytes) -> bytes:
+    """signing.md §4 steps 1-8; returns the payload bytes for step 9."""
+    doc = open_sign1(data)
     # 6. The expected kind.
-    if header[3] != expected_type:
-        fail(SIGNATURE, f"content type {header[3]} is not {expected_type}")
+    if doc.content_type != expected_type:
+        fail(SIGNATURE, f"content type {doc.content_type} is not {expected_type}")
     # 7. kid = key id of the trusted key.
-    if header[4] != key_id(public_key):
+    if doc.kid != key_id(public_key):
         fail(SIGNATURE, "kid is not the key id of the trusted key")
     # 8. Strict Ed25519 over the Sig_structure.
-    if not verify_strict_reference(public_key, sig_structure(protected, payload), signature):
+    message = sig_structure(doc.protected, doc.payload)
+    if not verify_strict_reference(public_key, message, doc.signature):
         fail(SIGNATURE, "Ed25519 signature does not verify (strict rule)")
-    assert isinstance(payload, bytes)
-    return payload
+    return doc.payload
 
 
 # --------------------------------------------------------------------------------------
@@ -993,6 +1059,875 @@ def verify_consistency(size1: Any, size2: Any, root1: Any, root2: Any, proof: An
 
 
 # --------------------------------------------------------------------------------------
+# events.md §2-§3: status events and key events, error classes of certificate.md §2.4
+# --------------------------------------------------------------------------------------
+
+STATUS_EVENT_TYPE: Final = "application/vnd.noc-ledger.status-event+cbor"
+KEY_EVENT_TYPE: Final = "application/vnd.noc-ledger.key-event+cbor"
+STATUS_EVENT_KINDS: Final = frozenset(
+    {"suspend", "reinstate", "revoke", "surrender", "lapse", "expire"}
+)
+KEY_EVENT_KINDS: Final = frozenset({"delegate", "revoke-key"})
+REASON_CODES: Final = frozenset(
+    {
+        "aml-cft-failure",
+        "breach-of-conditions",
+        "false-information",
+        "insolvency",
+        "holder-request",
+        "conditions-not-met",
+        "issued-in-error",
+        "key-compromise",
+        "other",
+    }
+)
+MAX_STATUS_EVENT: Final = 16_384  # events.md §2
+MAX_KEY_EVENT: Final = 60_000  # events.md §3
+
+Shape = Callable[[Any], bool]
+
+
+def _is_str(x: Any) -> bool:
+    return isinstance(x, str)
+
+
+def _is_bytes(x: Any) -> bool:
+    return isinstance(x, bytes)
+
+
+def _is_map(x: Any) -> bool:
+    return isinstance(x, dict)
+
+
+def _is_text_array(x: Any) -> bool:
+    return isinstance(x, list) and all(isinstance(a, str) for a in x)
+
+
+def _check_shape(
+    value: Any,
+    fields: Mapping[int, Shape],
+    required: set[int],
+    where: str,
+    versioned: bool = True,
+) -> dict[int, Any]:
+    """certificate.md §2.4, the DecodeError part only: a closed map, the required keys, the
+    CBOR types and (``versioned``) the format version 1 at key 0. The value rules
+    (ModelError) are checked after this, so that a payload of the wrong shape is a
+    DecodeError whatever its values (the key-event-as-status-event vector)."""
+    m = _map(value, required, set(fields) - required, where)
+    for key, ok in fields.items():
+        if key in m and not ok(m[key]):
+            fail(DECODE, f"{where}: key {key} has the wrong CBOR type")
+    if versioned and m[0] != 1:  # `0 => 1`; _is_uint above already refused a bool
+        fail(DECODE, f"{where}: format version {m[0]!r} is not implemented")
+    return m
+
+
+def _text_set_order(value: list[str], where: str) -> None:
+    """§2.2 rule 2, the order only (DecodeError); duplicates are the ModelError of _set."""
+    if any(a > b for a, b in itertools.pairwise(value)):
+        fail(DECODE, f"{where}: set not in ascending order")
+
+
+def check_status_event(payload: bytes) -> dict[int, Any]:
+    """events.md §2 (with §2.2 and certificate.md §2), classes of certificate.md §2.4."""
+    if len(payload) > MAX_STATUS_EVENT:
+        fail(DECODE, f"status event above {MAX_STATUS_EVENT} bytes")
+    fields: dict[int, Shape] = {
+        0: _is_uint,
+        1: _is_str,
+        2: _is_bytes,
+        3: _is_uint,
+        4: _is_uint,
+        5: _is_str,
+        6: _is_str,
+        7: _is_text_array,
+    }
+    e = _check_shape(plain(strict_loads(payload)), fields, {0, 1, 2, 3, 4}, "status event")
+    if 7 in e:
+        _text_set_order(e[7], "status event.activities")
+    # Values: ModelError.
+    _one_of(STATUS_EVENT_KINDS, "status event kind")(e[1], "status event.kind")
+    _bstr32("certificate id")(e[2], "status event.certificate")
+    _uint_below(e[3], TIME_LIMIT, "status event.effective_at")
+    _uint_below(e[4], TIME_LIMIT, "status event.decided_at")
+    if 5 in e:
+        _one_of(REASON_CODES, "reason code")(e[5], "status event.reason_code")
+    if 6 in e:
+        _text(max_len=4096, multiline=True)(e[6], "status event.reason")
+    if 7 in e:
+        # activity-id is a tstr; a status event names no vocabulary (see the report).
+        _set(e[7], "status event.activities", lambda a, w: None)
+    if e[1] in ("suspend", "revoke") and 5 not in e:  # §2.2 rule 1
+        fail(MODEL, f"§2.2 rule 1: {e[1]} without a reason code")
+    if 7 in e and e[1] not in ("suspend", "reinstate"):  # §2.2 rule 2
+        fail(MODEL, f"§2.2 rule 2: activities on a {e[1]} event")
+    return e
+
+
+def check_key_event(payload: bytes, vocab: Vocabulary) -> dict[int, Any]:
+    """events.md §3, classes of certificate.md §2.4."""
+    if len(payload) > MAX_KEY_EVENT:
+        fail(DECODE, f"key event above {MAX_KEY_EVENT} bytes")
+    fields: dict[int, Shape] = {
+        0: _is_uint,
+        1: _is_str,
+        2: _is_bytes,
+        3: _is_uint,
+        4: _is_uint,
+        5: _is_str,
+        6: _is_uint,
+        7: _is_map,
+        8: _is_str,
+        9: _is_uint,
+    }
+    k = _check_shape(plain(strict_loads(payload)), fields, {0, 1, 2, 3, 4}, "key event")
+    if 7 in k:
+        check_scope(k[7], vocab, "key event.scope")  # certificate.md §4, §4.7
+    _one_of(KEY_EVENT_KINDS, "key event kind")(k[1], "key event.kind")
+    _bstr32("public key")(k[2], "key event.key")
+    for key, name in ((3, "effective_at"), (4, "decided_at"), (6, "valid_until")):
+        if key in k:
+            _uint_below(k[key], TIME_LIMIT, f"key event.{name}")
+    if 5 in k:
+        _text(max_len=128)(k[5], "key event.label")
+    if 8 in k:
+        _one_of(REASON_CODES, "reason code")(k[8], "key event.reason_code")
+    # "(delegate: required)", "(revoke-key: required)": optional in the CDDL, so the shape
+    # is right and the missing field is a broken rule (the key-delegate-without-scope vector).
+    needed = {6, 7} if k[1] == "delegate" else {8, 9}
+    for key in sorted(needed - set(k)):
+        fail(MODEL, f"events.md §3: a {k[1]} event without key {key}")
+    return k
+
+
+# --------------------------------------------------------------------------------------
+# checkpoint.md: C2SP signed notes (§2), the checkpoint body (§3, §4), cosignatures (§5)
+# --------------------------------------------------------------------------------------
+
+NOTE_KEY_TYPE: Final = 0x01
+COSIGNATURE_TYPE: Final = 0x04
+MAX_NOTE_SIZE: Final = 1_048_576
+MAX_SIGNATURES: Final = 100
+MAX_INT63: Final = 2**63 - 1
+_B64_TEXT: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_B64_32: Final = re.compile(r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=")
+_SIZE: Final = re.compile(r"0|[1-9][0-9]{0,18}")
+_TIME: Final = re.compile(r"0|-?[1-9][0-9]{0,18}")
+_KEY_ID_HEX: Final = re.compile(r"[0-9a-f]{8}")
+TIME_KEYWORD: Final = "noc-ledger-time"
+STATUS_KEYWORD: Final = "noc-ledger-status"
+
+
+def b64_canonical(text: str, where: str) -> bytes:
+    """§2.4 step 6: standard alphabet, `=` padding to a multiple of 4, no non-zero unused
+    bits: the text is exactly what encoding the decoded bytes gives back."""
+    if len(text) % 4 or not _B64_TEXT.fullmatch(text):
+        fail(DECODE, f"{where}: not padded standard base64")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        fail(DECODE, f"{where}: not base64")
+    if base64.b64encode(raw).decode("ascii") != text:
+        fail(DECODE, f"{where}: base64 with non-zero unused bits")
+    return raw
+
+
+def key_name_ok(name: str) -> bool:
+    """§2.1: non-empty scalar values, no White_Space, no `+`, nothing below U+0020."""
+    return bool(name) and not any(
+        ch in WHITE_SPACE or ch == "+" or ord(ch) < 0x20 or 0xD800 <= ord(ch) < 0xE000
+        for ch in name
+    )
+
+
+def note_key_id(name: str, sig_type: int, public_key: bytes) -> bytes:
+    """§2.2: SHA-256(key name || 0x0A || signature type || public key)[:4]."""
+    data = name.encode("utf-8") + b"\n" + bytes([sig_type]) + public_key
+    return hashlib.sha256(data).digest()[:4]
+
+
+@dataclass(frozen=True)
+class NoteVerifier:
+    name: str
+    key_id: bytes
+    sig_type: int
+    public_key: bytes
+
+
+def parse_verifier_key(text: str) -> NoteVerifier:
+    """§2.2 verifier key, checks in the order of the text (each a DecodeError)."""
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        fail(DECODE, "verifier key: not three parts at the first two '+'")
+    name, key_id_hex, key_data = parts
+    if not key_name_ok(name):
+        fail(DECODE, f"verifier key: invalid key name {name!r}")
+    if not _KEY_ID_HEX.fullmatch(key_id_hex):
+        fail(DECODE, "verifier key: key ID is not 8 lowercase hex digits")
+    raw = b64_canonical(key_data, "verifier key data")
+    if len(raw) != 33:
+        fail(DECODE, f"verifier key: key data of {len(raw)} bytes, not 33")
+    if raw[0] not in (NOTE_KEY_TYPE, COSIGNATURE_TYPE):
+        fail(DECODE, f"verifier key: signature type {raw[0]:#04x}")
+    if note_key_id(name, raw[0], raw[1:]) != bytes.fromhex(key_id_hex):
+        fail(DECODE, "verifier key: key ID differs from the computed one")
+    verifier = NoteVerifier(name, bytes.fromhex(key_id_hex), raw[0], raw[1:])
+    assert format_verifier_key(verifier) == text  # §2.2: the writer's form is this one
+    return verifier
+
+
+def format_verifier_key(v: NoteVerifier) -> str:
+    data = base64.b64encode(bytes([v.sig_type]) + v.public_key).decode("ascii")
+    return f"{v.name}+{v.key_id.hex()}+{data}"
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    name: str
+    key_id: bytes
+    signature: bytes  # the decoded bytes after the key ID
+
+
+def decode_note(data: Any) -> tuple[str, list[NoteSignature]]:
+    """§2.4 steps 1-7, every failure a DecodeError."""
+    if not isinstance(data, bytes) or len(data) > MAX_NOTE_SIZE:  # 1
+        fail(DECODE, "note: not bytes, or above MAX_NOTE_SIZE")
+    try:  # 2: Python's strict decoder refuses overlong forms, surrogates, > U+10FFFF
+        text = data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        fail(DECODE, "note: not UTF-8")
+    if any(ord(ch) < 0x20 and ch != "\n" for ch in text):  # 3
+        fail(DECODE, "note: a control character other than LF")
+    split = text.rfind("\n\n")  # 4: the *last* LF LF
+    if split < 0:
+        fail(DECODE, "note: no blank line")
+    body, block = text[: split + 1], text[split + 2 :]
+    if not block or not block.endswith("\n"):  # 5
+        fail(DECODE, "note: empty signature block, or not ending in LF")
+    lines = block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        fail(DECODE, f"note: {len(lines)} signature lines")
+    signatures: list[NoteSignature] = []
+    for line in lines:  # 6
+        if not line.startswith("\u2014 "):
+            fail(DECODE, f"note: signature line {line!r} does not start with an em dash")
+        fields = line[2:].split(" ")
+        if len(fields) != 2 or not key_name_ok(fields[0]):
+            fail(DECODE, f"note: signature line {line!r} is not name SP base64")
+        raw = b64_canonical(fields[1], "signature")
+        if len(raw) < 5:
+            fail(DECODE, "note: decoded signature shorter than 5 bytes")
+        signatures.append(NoteSignature(fields[0], raw[:4], raw[4:]))
+    pairs = [(s.name, s.key_id) for s in signatures]
+    if len(set(pairs)) != len(pairs):  # 7
+        fail(DECODE, "note: two signature lines with the same key name and key ID")
+    return body, signatures
+
+
+def open_note(
+    data: bytes, verifiers: list[NoteVerifier]
+) -> tuple[str, list[NoteSignature], list[NoteSignature]]:
+    """§2.5 steps 1-5: (text, verified signatures, unverified ones)."""
+    text, signatures = decode_note(data)  # 1
+    if any(v.sig_type != NOTE_KEY_TYPE for v in verifiers):  # 2
+        fail(SIGNATURE, "a verifier that is not of type 0x01")
+    by_id: dict[tuple[str, bytes], NoteVerifier] = {}
+    for v in verifiers:
+        if by_id.setdefault((v.name, v.key_id), v) != v:
+            fail(SIGNATURE, "two different verifiers with the same key name and key ID")
+    verified, unverified = [], []
+    for s in signatures:  # 3
+        known = by_id.get((s.name, s.key_id))
+        if known is None:
+            unverified.append(s)
+            continue
+        ok = len(s.signature) == 64 and verify_strict_reference(
+            known.public_key, text.encode("utf-8"), s.signature
+        )
+        if not ok:
+            fail(SIGNATURE, f"note signature of {s.name} does not verify")
+        verified.append(s)
+    if not verified:  # 4
+        fail(SIGNATURE, "no signature by a known key")
+    return text, verified, unverified
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    time: int
+    status_root: bytes
+    extensions: tuple[str, ...] = ()
+
+
+def encode_checkpoint(cp: Checkpoint) -> str:
+    """§3.1."""
+    lines = [
+        cp.origin,
+        str(cp.size),
+        base64.b64encode(cp.root).decode("ascii"),
+        f"{TIME_KEYWORD} {cp.time}",
+        f"{STATUS_KEYWORD} {base64.b64encode(cp.status_root).decode('ascii')}",
+        *cp.extensions,
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def _b64_32(text: str, where: str) -> bytes:
+    if not _B64_32.fullmatch(text):
+        fail(DECODE, f"{where}: not canonical base64 of 32 bytes")
+    return b64_canonical(text, where)
+
+
+def decode_checkpoint(body: str) -> Checkpoint:
+    """§4.2 steps 1-10, every failure a DecodeError."""
+    if not body.endswith("\n"):  # 1
+        fail(DECODE, "checkpoint: body does not end in LF")
+    lines = body[:-1].split("\n")
+    for line in lines:
+        # "control character": read as U+0000-U+001F, the note's text-char rule (§2.4).
+        if not line or any(ord(ch) < 0x20 for ch in line):
+            fail(DECODE, "checkpoint: an empty line or a control character")
+    if len(lines) < 5:  # 2
+        fail(DECODE, f"checkpoint: {len(lines)} lines, at least 5 needed")
+    origin, size_text, root_text, time_line, status_line, *extensions = lines
+    if not key_name_ok(origin):  # 3
+        fail(DECODE, "checkpoint: origin is not a key name")
+    if not _SIZE.fullmatch(size_text) or int(size_text) > MAX_INT63:  # 4
+        fail(DECODE, f"checkpoint: size {size_text!r}")
+    root = _b64_32(root_text, "checkpoint root")  # 5
+    keyword, _, time_text = time_line.partition(" ")  # 6
+    if keyword != TIME_KEYWORD or not _TIME.fullmatch(time_text):
+        fail(DECODE, f"checkpoint: line 4 {time_line!r} is not the time line")
+    time = int(time_text)
+    if not -(2**63) <= time <= MAX_INT63:
+        fail(DECODE, "checkpoint: time out of range")
+    keyword, _, status_text = status_line.partition(" ")  # 7
+    if keyword != STATUS_KEYWORD:
+        fail(DECODE, f"checkpoint: line 5 {status_line!r} is not the status line")
+    status_root = _b64_32(status_text, "checkpoint status root")
+    for line in extensions:  # 8 (§3.3): non-empty and no control checked above
+        if line.split(" ", 1)[0] in (TIME_KEYWORD, STATUS_KEYWORD):
+            fail(DECODE, f"checkpoint: extension line {line!r} repeats a keyword")
+    if int(size_text) == 0 and root != EMPTY_ROOT:  # 9
+        fail(DECODE, "checkpoint: size 0 without the empty root")
+    cp = Checkpoint(origin, int(size_text), root, time, status_root, tuple(extensions))
+    if encode_checkpoint(cp) != body:  # 10
+        fail(DECODE, "checkpoint: re-encoding differs from the body")
+    return cp
+
+
+def open_checkpoint(
+    data: bytes, origin: str, verifier: NoteVerifier
+) -> tuple[Checkpoint, str, list[NoteSignature]]:
+    """§4.3 steps 1-5: (checkpoint, note text, unverified signature lines)."""
+    if verifier.sig_type != NOTE_KEY_TYPE or verifier.name != origin:  # 1
+        fail(SIGNATURE, "the log verifier is not of type 0x01 under the origin")
+    text, _, unverified = open_note(data, [verifier])  # 2
+    cp = decode_checkpoint(text)  # 3
+    if cp.origin != origin:  # 4
+        fail(SIGNATURE, f"origin line {cp.origin!r} is not {origin!r}")
+    return cp, text, unverified
+
+
+def cosigned_message(timestamp: int, body: str) -> bytes:
+    """§5: "cosignature/v1" LF "time" SP decimal LF checkpoint-body."""
+    return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+
+
+def verify_cosignatures(
+    body: str, unverified: list[NoteSignature], witnesses: list[NoteVerifier]
+) -> list[tuple[str, bytes, int]]:
+    """§5.2 steps 1-4: the valid cosignatures as (witness name, key ID, timestamp)."""
+    if any(w.sig_type != COSIGNATURE_TYPE for w in witnesses):  # 1
+        fail(SIGNATURE, "a witness verifier that is not of type 0x04")
+    by_id: dict[tuple[str, bytes], NoteVerifier] = {}
+    for w in witnesses:
+        if by_id.setdefault((w.name, w.key_id), w) != w:
+            fail(SIGNATURE, "two different witnesses with the same key name and key ID")
+    valid = []
+    for s in unverified:  # 2, 3
+        witness = by_id.get((s.name, s.key_id))
+        if witness is None:
+            continue
+        if len(s.signature) != 8 + 64:
+            fail(SIGNATURE, "cosignature is not 8 + 64 bytes")
+        timestamp = int.from_bytes(s.signature[:8], "big")
+        if timestamp > MAX_INT63:
+            fail(SIGNATURE, "cosignature timestamp above 2^63 - 1")
+        message = cosigned_message(timestamp, body)
+        if not verify_strict_reference(witness.public_key, message, s.signature[8:]):
+            fail(SIGNATURE, f"cosignature of {s.name} does not verify")
+        valid.append((s.name, s.key_id, timestamp))
+    return valid
+
+
+# --------------------------------------------------------------------------------------
+# revocation.md: the status map (§2), proofs (§3)
+# --------------------------------------------------------------------------------------
+
+SM_EMPTY: Final = bytes(32)
+MAX_VALUE_SIZE: Final = 1_024
+STATUS_PROOF_PROFILE: Final = Profile(max_size=8_818, max_depth=2)
+
+
+def sm_bit(key: bytes, i: int) -> int:
+    """§2.1 item 4."""
+    return (key[i >> 3] >> (7 - (i & 7))) & 1
+
+
+def sm_value_hash(value: bytes) -> bytes:
+    return hashlib.sha256(b"\x12" + value).digest()
+
+
+def sm_leaf_hash(key: bytes, value_hash: bytes) -> bytes:
+    return hashlib.sha256(b"\x10" + key + value_hash).digest()
+
+
+def sm_node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x11" + left + right).digest()
+
+
+def _sm_mh(entries: list[tuple[bytes, bytes]], d: int) -> bytes:
+    """§2.3 item 1: MH(S, d)."""
+    if not entries:
+        return SM_EMPTY
+    if len(entries) == 1:
+        key, value = entries[0]
+        return sm_leaf_hash(key, sm_value_hash(value))
+    assert d <= 255
+    s0 = [e for e in entries if sm_bit(e[0], d) == 0]
+    s1 = [e for e in entries if sm_bit(e[0], d) == 1]
+    return sm_node_hash(_sm_mh(s0, d + 1), _sm_mh(s1, d + 1))
+
+
+def sm_root(items: Mapping[bytes, bytes]) -> bytes:
+    """§2.3 item 2, over a map checked against §2.1."""
+    for key, value in items.items():
+        assert len(key) == 32 and 1 <= len(value) <= MAX_VALUE_SIZE
+    return _sm_mh(sorted(items.items()), 0)
+
+
+OtherLeaf = tuple[bytes, bytes] | None
+
+
+def sm_prove(items: Mapping[bytes, bytes], key: bytes) -> tuple[list[bytes], OtherLeaf]:
+    """§3.2, walking the entries instead of stored nodes: (siblings, other leaf)."""
+    entries, siblings, d = sorted(items.items()), [], 0
+    while len(entries) >= 2:  # the subtree is a node
+        same = [e for e in entries if sm_bit(e[0], d) == sm_bit(key, d)]
+        other = [e for e in entries if sm_bit(e[0], d) != sm_bit(key, d)]
+        siblings.append(_sm_mh(other, d + 1))
+        entries, d = same, d + 1
+    if not entries or entries[0][0] == key:
+        return siblings, None
+    return siblings, (entries[0][0], sm_value_hash(entries[0][1]))
+
+
+def encode_status_proof(siblings: list[bytes], other: OtherLeaf) -> bytes:
+    """§3.3, the one encoding of a proof."""
+    proof: dict[int, Any] = {0: len(siblings)}
+    if siblings:
+        bitmap = bytearray((len(siblings) + 7) // 8)
+        for i, s in enumerate(siblings):
+            if s != SM_EMPTY:
+                bitmap[i >> 3] |= 0x80 >> (i & 7)
+        proof[1] = bytes(bitmap)
+    hashes = [s for s in siblings if s != SM_EMPTY]
+    if hashes:
+        proof[2] = hashes
+    if other is not None:
+        proof[3] = list(other)
+    return encode(proof)
+
+
+def decode_status_proof(data: bytes) -> tuple[list[bytes], OtherLeaf]:
+    """§3.3 rules 1-6 (DecodeError), then the rebuilt siblings."""
+    proof = plain(strict_loads(data, STATUS_PROOF_PROFILE))  # 1
+    if not isinstance(proof, dict) or not all(type(k) is int for k in proof):  # 2
+        fail(DECODE, "status proof: not a map with integer keys")
+    if not set(proof) <= {0, 1, 2, 3} or 0 not in proof:
+        fail(DECODE, f"status proof: keys {sorted(proof)}")
+    depth = proof[0]
+    if not (type(depth) is int and 0 <= depth <= 256):  # 3
+        fail(DECODE, f"status proof: depth {depth!r}")
+    if (1 in proof) != (depth > 0):  # 4
+        fail(DECODE, "status proof: bitmap present iff depth > 0")
+    bitmap = proof.get(1, b"")
+    if not (isinstance(bitmap, bytes) and len(bitmap) == (depth + 7) // 8):
+        fail(DECODE, "status proof: bitmap of the wrong type or length")
+    bits = [sm_bit(bitmap, i) for i in range(depth)]
+    if any(sm_bit(bitmap, i) for i in range(depth, 8 * len(bitmap))):
+        fail(DECODE, "status proof: padding bits set")
+    if (2 in proof) != any(bits):  # 5
+        fail(DECODE, "status proof: hashes present iff a bit is set")
+    hashes = proof.get(2, [])
+    if not (isinstance(hashes, list) and len(hashes) == sum(bits)):
+        fail(DECODE, "status proof: hash count is not the number of bits set")
+    if not all(isinstance(x, bytes) and len(x) == 32 and x != SM_EMPTY for x in hashes):
+        fail(DECODE, "status proof: a hash that is not 32 non-zero bytes")
+    other: OtherLeaf = None
+    if 3 in proof:  # 6
+        leaf = proof[3]
+        if not (
+            isinstance(leaf, list)
+            and len(leaf) == 2
+            and all(isinstance(x, bytes) and len(x) == 32 for x in leaf)
+        ):
+            fail(DECODE, "status proof: other leaf is not two 32-byte strings")
+        other = (leaf[0], leaf[1])
+    queue = iter(hashes)
+    return [next(queue) if bit else SM_EMPTY for bit in bits], other
+
+
+def verify_status_proof(root: Any, key: Any, value: Any, siblings: Any, other: Any) -> None:
+    """§3.4 steps 1-7; every failure a StatusProofError."""
+
+    def is32(x: Any) -> bool:
+        return isinstance(x, bytes) and len(x) == 32
+
+    if not (is32(root) and is32(key)):  # 1
+        fail(STATUS_PROOF, "step 1: root and key must be 32 bytes")
+    if value is not None and not (isinstance(value, bytes) and 1 <= len(value) <= 1_024):
+        fail(STATUS_PROOF, "step 1: value must be none or 1 to 1,024 bytes")
+    if not (isinstance(siblings, list) and len(siblings) <= 256):  # 2
+        fail(STATUS_PROOF, "step 2: siblings must be a list of at most 256")
+    if not all(is32(s) for s in siblings):
+        fail(STATUS_PROOF, "step 2: a sibling that is not 32 bytes")
+    if other is not None and not (
+        isinstance(other, tuple) and len(other) == 2 and all(is32(x) for x in other)
+    ):
+        fail(STATUS_PROOF, "step 2: other key and value hash must both be 32 bytes")
+    depth = len(siblings)
+    if depth >= 1 and siblings[depth - 1] == SM_EMPTY:  # 3
+        fail(STATUS_PROOF, "step 3: the deepest sibling is EMPTY")
+    if value is not None:  # 4.1
+        if other is not None:
+            fail(STATUS_PROOF, "step 4.1: a presence proof with an other leaf")
+        t = sm_leaf_hash(key, sm_value_hash(value))
+    elif other is None:  # 4.2
+        if depth > 255:
+            fail(STATUS_PROOF, "step 4.2: absence at EMPTY at depth 256")
+        t = SM_EMPTY
+    else:  # 4.3
+        other_key, other_value_hash = other
+        if other_key == key:
+            fail(STATUS_PROOF, "step 4.3: the other leaf is the key's own")
+        if any(sm_bit(other_key, i) != sm_bit(key, i) for i in range(depth)):
+            fail(STATUS_PROOF, "step 4.3: the other leaf is not on the key's path")
+        t = sm_leaf_hash(other_key, other_value_hash)
+    r = t
+    for i in range(depth - 1, -1, -1):  # 5
+        r = sm_node_hash(r, siblings[i]) if sm_bit(key, i) == 0 else sm_node_hash(siblings[i], r)
+    if r != root:  # 6
+        fail(STATUS_PROOF, f"step 6: expected root {root.hex()}, computed {r.hex()}")
+
+
+# --------------------------------------------------------------------------------------
+# events.md §3.3, §4 and §5; revocation.md §6: records and the replay of a whole log
+# --------------------------------------------------------------------------------------
+
+CERT_STATES: Final = frozenset(
+    {"active", "suspended", "revoked", "surrendered", "lapsed", "expired", "superseded"}
+)
+TERMINAL_STATES: Final = frozenset(CERT_STATES - {"active", "suspended"})
+FINAL_EVENTS: Final = {
+    "revoke": "revoked",
+    "surrender": "surrendered",
+    "lapse": "lapsed",
+    "expire": "expired",
+}
+KEY_STATES: Final = frozenset({"delegated", "revoked"})
+MAX_HISTORY: Final = 16
+MAX_ENTRY: Final = 65_535
+#: events.md §4.3 "a different, later instrument": read as the order of certificate.md §3.2.
+INSTRUMENT_ORDER: Final = (
+    "noc",
+    "in_principle_approval",
+    "provisional_licence",
+    "licence",
+    "registration",
+)
+UPGRADABLE: Final = frozenset(INSTRUMENT_ORDER[:3])
+
+
+def check_status_record(data: bytes) -> dict[int, Any]:
+    """events.md §4.4: canonical (strict decoding re-encodes), the CDDL shape and values."""
+
+    def history_shape(x: Any) -> bool:
+        return isinstance(x, list) and all(
+            isinstance(h, list)
+            and len(h) == 3
+            and isinstance(h[0], str)
+            and _is_uint(h[1])
+            and _is_uint(h[2])
+            for h in x
+        )
+
+    fields: dict[int, Shape] = {
+        0: _is_str,
+        1: _is_uint,
+        2: _is_uint,
+        3: _is_uint,
+        4: _is_uint,
+        5: _is_str,
+        6: _is_bytes,
+        7: _is_text_array,
+        8: history_shape,
+    }
+    r = _check_shape(plain(strict_loads(data)), fields, {0, 1, 2, 3, 4}, "status record", False)
+    _one_of(CERT_STATES, "state")(r[0], "status record.state")
+    _uint_below(r[1], TIME_LIMIT, "status record.since")
+    _uint_below(r[4], TIME_LIMIT, "status record.issued_at")
+    if 5 in r:
+        _one_of(REASON_CODES, "reason code")(r[5], "status record.reason")
+    if 6 in r:
+        _bstr32("successor id")(r[6], "status record.successor")
+    if 7 in r:
+        _text_set_order(r[7], "status record.suspended")
+        _set(r[7], "status record.suspended", lambda a, w: None)
+    if 8 in r:
+        history = _array(r[8], "status record.history")
+        if len(history) > MAX_HISTORY:
+            fail(MODEL, "status record: more than 16 earlier states")
+        for i, (state, since, _) in enumerate(history):
+            _one_of(CERT_STATES, "state")(state, f"status record.history[{i}]")
+            _uint_below(since, TIME_LIMIT, f"status record.history[{i}].since")
+        # Oldest first, in log order (§4.4), effective times never going back (§4.2 item 3,
+        # §4.3), all after the issuance and before the current state.
+        steps = [*history, [r[0], r[1], r[2]]]
+        for a, b in itertools.pairwise(steps):
+            if not (a[2] < b[2] and a[1] <= b[1]):
+                fail(MODEL, "status record: history not oldest first")
+        if steps[0][2] < r[3]:
+            fail(MODEL, "status record: a state set before the certificate's issuance")
+    if (6 in r) != (r[0] == "superseded") or (7 in r and r[0] != "active"):
+        fail(MODEL, "status record: successor or suspended grants in the wrong state")
+    if not r[3] <= r[2]:
+        fail(MODEL, "status record: set before the certificate's issuance")
+    return r
+
+
+def check_key_record(data: bytes) -> dict[int, Any]:
+    """events.md §3.3: {0: state, 1: delegation index, ? 2: invalidate from, ? 3: revocation
+    index}; canonical, and revoked iff keys 2 and 3 are there."""
+    fields: dict[int, Shape] = {0: _is_str, 1: _is_uint, 2: _is_uint, 3: _is_uint}
+    r = _check_shape(plain(strict_loads(data)), fields, {0, 1}, "key record", False)
+    _one_of(KEY_STATES, "key state")(r[0], "key record.state")
+    if (r[0] == "revoked") != (2 in r) or (2 in r) != (3 in r):
+        fail(MODEL, "key record: invalidate-from and revocation index iff revoked")
+    if 2 in r and not r[1] < r[2] <= r[3]:  # §3.2
+        fail(MODEL, "key record: invalidate from not in (delegation, revocation]")
+    return r
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """What events.md §3.1-§3.3 keep about a delegated key."""
+
+    public_key: bytes
+    index: int
+    effective_at: int
+    valid_until: int
+    scope: Mapping[int, Any]
+    invalidate_from: int | None = None
+    revocation_index: int | None = None
+
+    def record(self) -> dict[int, Any]:
+        """§3.3."""
+        if self.revocation_index is None:
+            return {0: "delegated", 1: self.index}
+        return {0: "revoked", 1: self.index, 2: self.invalidate_from, 3: self.revocation_index}
+
+    def allows(self, i: int) -> bool:
+        """§3.3: delegation index < i and, if revoked, i < invalidate from."""
+        return self.index < i and (self.invalidate_from is None or i < self.invalidate_from)
+
+
+def _transition(
+    record: Mapping[int, Any],
+    state: str,
+    since: int,
+    index: int,
+    reason: str | None = None,
+    successor: bytes | None = None,
+    suspended: list[str] | None = None,
+) -> dict[int, Any]:
+    """§4.4: the new record; the previous [state, since, index] appended to the history
+    (the oldest dropped beyond 16)."""
+    history = [*record.get(8, []), [record[0], record[1], record[2]]][-MAX_HISTORY:]
+    new: dict[int, Any] = {0: state, 1: since, 2: index, 3: record[3], 4: record[4], 8: history}
+    if reason is not None:
+        new[5] = reason
+    if successor is not None:
+        new[6] = successor
+    if suspended:
+        new[7] = sorted(suspended)
+    return new
+
+
+@dataclass
+class Changes:
+    """What one entry would write: nothing is applied before every check has passed."""
+
+    records: dict[bytes, dict[int, Any]]
+    delegation: tuple[bytes, Delegation] | None = None
+    certificate: tuple[bytes, dict[int, Any]] | None = None
+
+
+class LogReplay:
+    """events.md §5 applied to each entry in order, from the entries alone, and the status
+    map of revocation.md §6 (records as values, under certificate ids and key ids).
+
+    Error classes: see the readings in the module docstring. Every check of an entry
+    runs before anything is written (§5 "MUST write nothing"), so a refused entry leaves
+    the state as it was.
+    """
+
+    def __init__(self, root_public_key: bytes, root_scope: Mapping[int, Any]) -> None:
+        self.root_public_key = root_public_key
+        self.root_scope = root_scope
+        self.size = 0
+        self.leaves: list[bytes] = []
+        self.delegations: dict[bytes, Delegation] = {}  # by key id (signing.md §5)
+        self.certificates: dict[bytes, dict[int, Any]] = {}  # by certificate id
+        self.records: dict[bytes, dict[int, Any]] = {}  # the status map, decoded
+
+    def append(self, entry: bytes) -> None:
+        changes = self._check(entry, self.size)
+        self.records.update(changes.records)
+        if changes.delegation is not None:
+            self.delegations[changes.delegation[0]] = changes.delegation[1]
+        if changes.certificate is not None:
+            self.certificates[changes.certificate[0]] = changes.certificate[1]
+        self.leaves.append(leaf_hash(entry))
+        self.size += 1
+
+    def tree_root(self) -> bytes:
+        return mth(self.leaves)
+
+    def status_items(self) -> dict[bytes, bytes]:
+        return {k: encode(v) for k, v in self.records.items()}
+
+    def _check(self, entry: bytes, i: int) -> Changes:
+        # §5 item 1 (and log.md §2): a signed document of a loggable kind, <= 65,535 bytes.
+        if len(entry) > MAX_ENTRY:
+            fail(DECODE, "entry above 65,535 bytes")
+        doc = open_sign1(entry)
+        if doc.content_type == KEY_EVENT_TYPE:  # §5 item 2
+            payload = verify_signed(entry, KEY_EVENT_TYPE, self.root_public_key)
+            return self._key_event(check_key_event(payload, VOCABULARY), i)
+        if doc.content_type not in (CERTIFICATE_TYPE, STATUS_EVENT_TYPE):
+            fail(SIGNATURE, f"{doc.content_type} is never logged (log.md §2 item 1)")
+        # §5 item 3: a delegated key whose record allows index i, then its signature.
+        delegation = self.delegations.get(doc.kid)
+        if delegation is None:
+            fail(SIGNATURE, "the kid names no delegated key")
+        if not delegation.allows(i):
+            fail(SIGNATURE, f"the key's record does not allow index {i} (§3.3)")
+        payload = verify_signed(entry, doc.content_type, delegation.public_key)
+        if doc.content_type == CERTIFICATE_TYPE:
+            cert = check_certificate(payload, VOCABULARY)
+            self._in_window(delegation, cert[5], "issued_at")
+            if not scope_within(cert[8], delegation.scope, VOCABULARY):
+                fail(SCOPE, "certificate scope not within the key's delegated scope")
+            return self._issuance(payload, cert, i)
+        event = check_status_event(payload)
+        self._in_window(delegation, event[4], "decided at")
+        return self._status_event(event, i)
+
+    @staticmethod
+    def _in_window(delegation: Delegation, t: int, what: str) -> None:
+        """§5 item 3: the time falls in [effective at, valid until) of the delegation."""
+        if not delegation.effective_at <= t < delegation.valid_until:
+            fail(SIGNATURE, f"{what} {t} outside the delegation's validity window")
+
+    def _key_event(self, event: Mapping[int, Any], i: int) -> Changes:
+        """§3.1, §3.2."""
+        kid = key_id(event[2])
+        if event[1] == "delegate":
+            if kid in self.delegations:
+                fail(TRANSITION, "§3.1: a key is delegated at most once")
+            if not scope_within(event[7], self.root_scope, VOCABULARY):
+                fail(SCOPE, "§3.1: delegated scope not within the root's scope")
+            d = Delegation(event[2], i, event[3], event[6], event[7])
+        else:
+            old = self.delegations.get(kid)
+            if old is None or old.revocation_index is not None:
+                fail(TRANSITION, "§3.2: revoke-key of a key not delegated or already revoked")
+            if not old.index < event[9] <= i:
+                fail(TRANSITION, "§3.2: invalidate from not in (delegation, revocation]")
+            d = dataclasses.replace(old, invalidate_from=event[9], revocation_index=i)
+        return Changes({kid: d.record()}, delegation=(kid, d))
+
+    def _issuance(self, payload: bytes, cert: Mapping[int, Any], i: int) -> Changes:
+        """§5 item 4, §4.3 and the new record of §4.4."""
+        cid = hashlib.sha256(payload).digest()
+        if cid in self.certificates:
+            fail(TRANSITION, "§5 item 4: the certificate id is already in the log")
+        issued_at, valid_from = cert[5], cert[6]
+        records: dict[bytes, dict[int, Any]] = {
+            cid: {0: "active", 1: issued_at, 2: i, 3: i, 4: issued_at}
+        }
+        for edge in cert.get(11, []):
+            kind, pid = edge[0], edge[1]
+            parent = self.certificates.get(pid)
+            if parent is None:
+                fail(TRANSITION, f"§4.3: {kind} edge to a certificate not in the log")
+            record = records.get(pid, self.records[pid])
+            if record[0] in TERMINAL_STATES:
+                fail(TRANSITION, f"§4.3: {kind} edge to a certificate in state {record[0]}")
+            if valid_from < parent[5] or valid_from < record[1]:
+                fail(TRANSITION, "§4.3: valid_from before the predecessor's issued_at or state")
+            if kind == "upgrades":
+                later = INSTRUMENT_ORDER.index(cert[1]) > INSTRUMENT_ORDER.index(parent[1])
+                if parent[1] not in UPGRADABLE or not later:
+                    fail(TRANSITION, f"§4.3: {parent[1]} cannot be upgraded to {cert[1]}")
+            elif cert[1] != parent[1]:
+                fail(TRANSITION, "§4.3: a supersedes edge that changes the instrument")
+            if 1 in parent[4] and cert[4].get(1) != parent[4][1]:
+                fail(TRANSITION, "§4.3: the successor's subject lacks the predecessor's LEI")
+            records[pid] = _transition(record, "superseded", valid_from, i, successor=cid)
+        return Changes(records, certificate=(cid, dict(cert)))
+
+    def _status_event(self, event: Mapping[int, Any], i: int) -> Changes:
+        """§4.2 items 1-4."""
+        cid, kind, effective = event[2], event[1], event[3]
+        if cid not in self.certificates:  # 1
+            fail(TRANSITION, "§4.2 item 1: no such certificate in the log")
+        record = self.records[cid]
+        state = record[0]
+        if state in TERMINAL_STATES:  # 2
+            fail(TRANSITION, f"§4.2 item 2: the certificate is {state}")
+        if effective < record[4] or effective < record[1]:  # 3
+            fail(TRANSITION, "§4.2 item 3: effective before issued_at or the current state")
+        grants = set(event.get(7, []))  # 4: the table
+        suspended = set(record.get(7, []))
+        reason = event.get(5)
+        if kind == "suspend" and not grants:
+            ok, new_state, new_suspended = state == "active", "suspended", set()
+        elif kind == "suspend":
+            ok, new_state = state == "active" and not grants & suspended, "active"
+            new_suspended = suspended | grants
+        elif kind == "reinstate" and not grants:
+            ok = state == "suspended" or (state == "active" and bool(suspended))
+            new_state, new_suspended = "active", set()
+        elif kind == "reinstate":
+            ok, new_state = state == "active" and grants <= suspended, "active"
+            new_suspended = suspended - grants
+        else:
+            ok, new_state = state in ("active", "suspended"), FINAL_EVENTS[kind]
+            new_suspended = set()
+        if not ok:
+            fail(TRANSITION, f"§4.2 item 4: {kind} does not apply in state {state}")
+        new = _transition(record, new_state, effective, i, reason, None, sorted(new_suspended))
+        return Changes({cid: new})
+
+
+# --------------------------------------------------------------------------------------
 # The vectors
 # --------------------------------------------------------------------------------------
 
@@ -1032,10 +1967,14 @@ def test_vector_counts() -> None:
         assert all(p.suffix == ".json" for p in (VECTORS / folder).iterdir())
     expects = {
         "certificate": {"valid", DECODE, SIGNATURE, MODEL},
+        "checkpoint": {"valid", DECODE, SIGNATURE},
         "encoding": {"valid", DECODE},
+        "events": {"valid", DECODE, SIGNATURE, MODEL},
         "keys": {"valid"},
+        "log": {"valid", DECODE, SIGNATURE, MODEL, SCOPE, TRANSITION},
         "merkle": {"valid", INCLUSION, CONSISTENCY},
         "scope": {"permitted", "not-permitted", "within", "not-within", MODEL},
+        "statusmap": {"valid", STATUS_PROOF},
     }
     for folder, allowed in expects.items():
         for path in _files(folder):
@@ -1125,22 +2064,42 @@ def _cbor_items() -> Iterator[tuple[str, str, bytes, Profile]]:
             yield f"encoding/{path.stem}", "input", h(v["input"]), STRICT
     for path in _files("keys"):
         yield f"keys/{path.stem}", "thumbprint_input", h(load(path)["thumbprint_input"]), STRICT
-    for path in _files("certificate"):
-        v = load(path)
-        name = f"certificate/{path.stem}"
-        signed = h(v["signed"])
-        yield name, "signed", signed, ANY_TAG
-        item = cbor2.loads(first_item(signed))
-        parts = plain(item.value if isinstance(item, cbor2.CBORTag) else item)
-        yield name, "protected", parts[0], STRICT
-        yield name, "payload", parts[2], STRICT
-        if "payload" in v:
-            yield name, "payload field", h(v["payload"]), STRICT
+    for folder in ("certificate", "events"):
+        for path in _files(folder):
+            v = load(path)
+            name = f"{folder}/{path.stem}"
+            yield from _signed_items(name, h(v["signed"]))
+            if "payload" in v:
+                yield name, "payload field", h(v["payload"]), STRICT
     for path in _files("scope"):
         v = load(path)
         for part in ("scope", "inner", "outer"):
             if part in v:
                 yield f"scope/{path.stem}", part, h(v[part]), STRICT
+    for path in _files("statusmap"):
+        v = load(path)
+        if "proof" in v:
+            yield f"statusmap/{path.stem}", "proof", h(v["proof"]), STATUS_PROOF_PROFILE
+    for path in _files("log"):
+        v = load(path)
+        name = f"log/{path.stem}"
+        yield name, "root_scope", h(v["root_scope"]), STRICT
+        for i, entry in enumerate(v["entries"]):
+            yield from _signed_items(name, h(entry), f"entries[{i}] ")
+        for n, after in enumerate(v.get("after", [])):
+            for record_id, record in after["records"].items():
+                yield name, f"after[{n}] record {record_id[:8]}", h(record), STRICT
+
+
+def _signed_items(
+    name: str, signed: bytes, prefix: str = ""
+) -> Iterator[tuple[str, str, bytes, Profile]]:
+    """A signed document and, inside it, its protected header and its payload."""
+    yield name, f"{prefix}signed", signed, ANY_TAG
+    item = cbor2.loads(first_item(signed))
+    parts = plain(item.value if isinstance(item, cbor2.CBORTag) else item)
+    yield name, f"{prefix}protected", parts[0], STRICT
+    yield name, f"{prefix}payload", parts[2], STRICT
 
 
 # The only items of vectors/ not in deterministic form: each is the subject of its vector.
@@ -1167,10 +2126,15 @@ def test_every_cbor_item_is_deterministic() -> None:
             continue
         assert encode(cbor2.loads(data)) == data, (name, part)
     assert failing == NOT_DETERMINISTIC
-    # 11 valid encoding inputs, 3 thumbprint inputs, per certificate vector its signed
+    # 11 valid encoding inputs, 6 thumbprint inputs, per certificate vector its signed
     # document, protected header and payload (30 x 3) plus the payload field of the 4 valid
-    # ones, and the scopes of 15 query and 9 subset vectors (15 + 9 x 2).
-    assert seen == 11 + 3 + 30 * 3 + 4 + 15 + 9 * 2
+    # ones, the scopes of 15 query and 9 subset vectors (15 + 9 x 2), the same three items
+    # of the 10 event vectors plus the payload field of the 5 valid ones, the 9 status
+    # proofs, and per log its root scope (5), the three items of each of its 3 + 6 + 2 + 5
+    # + 2 entries, and the records of story.json after each of its 5 entries (1 + 2 + 3 x 3).
+    assert seen == (
+        11 + 6 + 30 * 3 + 4 + 15 + 9 * 2 + 10 * 3 + 5 + 9 + 5 + 18 * 3 + (1 + 2 + 3 * 3)
+    )
 
 
 def _query(q: dict[str, Any]) -> Query:
@@ -1254,6 +2218,596 @@ def test_merkle(path: Path) -> None:
             assert_rejected(
                 CONSISTENCY, lambda: verify_consistency(size1, size2, root1, root2, proof)
             )
+
+
+# --------------------------------------------------------------------------------------
+# events/ (events.md §2-§3, certificate.md §2.4)
+# --------------------------------------------------------------------------------------
+
+
+def verify_event(v: dict[str, Any]) -> tuple[bytes, dict[int, Any]]:
+    payload = verify_signed(h(v["signed"]), v["content_type"], h(v["public_key"]))
+    if v["content_type"] == KEY_EVENT_TYPE:  # signing.md §4 step 9
+        return payload, check_key_event(payload, VOCABULARY)
+    return payload, check_status_event(payload)
+
+
+@pytest.mark.parametrize("path", _params("events"))
+def test_event(path: Path) -> None:
+    v = load(path)
+    assert v["content_type"] in (STATUS_EVENT_TYPE, KEY_EVENT_TYPE)
+    # Key events are signed by the authority root key, status events by an issuing key.
+    signer = "root" if path.stem.startswith("key-") else "authority"
+    assert h(v["public_key"]) == _keys()[signer]
+    if v["expect"] != "valid":
+        assert_rejected(v["expect"], lambda: verify_event(v))
+        return
+    payload, event = verify_event(v)
+    assert payload == h(v["payload"])
+    assert diagnostic(event) == v["payload_diagnostic"]
+    assert pycose_verify(h(v["signed"]), h(v["public_key"])) == payload
+
+
+def test_event_vectors_are_correctly_signed() -> None:
+    # No event vector is about the signature: each verifies (steps 1-8), so every failure
+    # is in the payload, and a verifier that skips a payload rule is caught by its vector.
+    for path in _files("events"):
+        v = load(path)
+        verify_signed(h(v["signed"]), v["content_type"], h(v["public_key"]))
+
+
+def test_event_shape_before_values() -> None:
+    # key-event-as-status-event: as a status event the payload has both shape faults
+    # (key 6 a uint, key 7 a map: DecodeError) and value faults (kind "delegate", reason
+    # "issuing key 2026-A": ModelError); the vector expects DecodeError, so the shape is
+    # checked first. The same payload is a valid key event.
+    v = load(VECTORS / "events" / "key-event-as-status-event.json")
+    doc = open_sign1(h(v["signed"]))
+    check_key_event(doc.payload, VOCABULARY)
+    assert_rejected(DECODE, lambda: check_status_event(doc.payload))
+
+
+# --------------------------------------------------------------------------------------
+# checkpoint/ (checkpoint.md)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", _params("checkpoint"))
+def test_checkpoint(path: Path) -> None:
+    v = load(path)
+    log_key = parse_verifier_key(v["log_key"])
+    assert (log_key.name, log_key.sig_type) == (v["origin"], NOTE_KEY_TYPE)
+    assert log_key.public_key == _keys()["log"]
+    note = v["note"].encode("utf-8")
+    if v["expect"] != "valid":
+        assert_rejected(v["expect"], lambda: open_checkpoint(note, v["origin"], log_key))
+        if v["expect"] == DECODE:  # correctly signed (§2.5), then refused by §4.2
+            text, _, _ = open_note(note, [log_key])
+            assert_rejected(DECODE, lambda: decode_checkpoint(text))
+        return
+    cp, text, unverified = open_checkpoint(note, v["origin"], log_key)
+    assert (cp.size, cp.root.hex(), cp.time, cp.status_root.hex()) == (
+        v["size"],
+        v["root"],
+        v["time"],
+        v["status_root"],
+    )
+    assert cp.extensions == ()  # "Version-1 logs write no other extension lines" (§3.3)
+    assert cp.root == h(_roots()["roots"][cp.size])  # the tree of merkle/roots.json
+    if "witness_key" not in v:
+        assert unverified == []
+        return
+    witness = parse_verifier_key(v["witness_key"])
+    assert witness.sig_type == COSIGNATURE_TYPE
+    assert witness.public_key == _keys()["witness"]
+    cosignatures = verify_cosignatures(text, unverified, [witness])
+    assert cosignatures == [(witness.name, witness.key_id, v["cosignature_time"])]
+    # Taken as a note key (type 0x01) the witness's line is a known key's signature that is
+    # not 64 bytes: the whole note is refused (§2.5 step 3).
+    assert_rejected(SIGNATURE, lambda: open_note(note, [dataclasses.replace(witness, sig_type=1)]))
+
+
+def _example_block(marker: str) -> str:
+    """The text of the fenced block after ``marker`` in spec/checkpoint.md."""
+    spec = (ROOT / "spec" / "checkpoint.md").read_text(encoding="utf-8")
+    start = spec.index("```\n", spec.index(marker)) + 4
+    return spec[start : spec.index("```", start)]
+
+
+def test_checkpoint_spec_example() -> None:
+    """checkpoint.md §7, from the spec text: the keys, the note and the cosigned bytes."""
+
+    def public(seed_text: bytes) -> bytes:
+        seed = hashlib.sha256(seed_text).digest()
+        return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+    log_key = parse_verifier_key(
+        "log.noc-ledger.example+22b12156+AeUPyT8NRKrTB4QSCJe8oEnT6c0HYmyHpnreJtChM2JV"
+    )
+    witness = parse_verifier_key(
+        "witness.example/w1+6b38b6a7+BCqoW8MQ82FHbWp0MHnYbbvG9Pwv3a2CZzGQ62Bev1Ix"
+    )
+    assert log_key.public_key == public(b"noc-ledger example log key")
+    assert witness.public_key == public(b"noc-ledger example witness key")
+    note = _example_block("<!-- example:begin -->").encode("utf-8")
+    cp, text, unverified = open_checkpoint(note, "log.noc-ledger.example", log_key)
+    assert cp == Checkpoint(
+        "log.noc-ledger.example",
+        1234,
+        hashlib.sha256(b"noc-ledger example root").digest(),
+        1767225600,
+        hashlib.sha256(b"noc-ledger example status root").digest(),
+    )
+    assert verify_cosignatures(text, unverified, [witness]) == [
+        ("witness.example/w1", bytes.fromhex("6b38b6a7"), 1767225605)
+    ]
+    signed_bytes = _example_block("The witness signed these bytes:")
+    assert cosigned_message(1767225605, text) == signed_bytes.encode("utf-8")
+
+
+def _log_signer() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(h(load(VECTORS / "keys" / "log.json")["seed"]))
+
+
+def _signed_note(body: str, name: str = "authority.example/noc-ledger") -> bytes:
+    """§2.6 with the log test key: the body, LF, one signature line."""
+    key = _log_signer()
+    kid = note_key_id(name, NOTE_KEY_TYPE, key.public_key().public_bytes_raw())
+    sig = base64.b64encode(kid + key.sign(body.encode("utf-8"))).decode("ascii")
+    return f"{body}\n\u2014 {name} {sig}\n".encode()
+
+
+_VALID_BODY: Final = (
+    "authority.example/noc-ledger\n13\nwMEonwBgX419h4C59CZMc2zPuEzpFwjCsn5kJr/H2Kg=\n"
+    "noc-ledger-time 1767229200\nnoc-ledger-status GQ0IF49XPpMCmz6OJE6CZUI2evmGfK4L3pM4lYy2c9s=\n"
+)
+_EMPTY_B64: Final = base64.b64encode(EMPTY_ROOT).decode("ascii")
+
+
+def _body(**lines: str) -> str:
+    """_VALID_BODY with lines replaced (``l2="14"``) or appended (``l6=...``)."""
+    out = _VALID_BODY[:-1].split("\n")
+    for name, text in sorted(lines.items()):
+        n = int(name[1:]) - 1
+        out[n : n + 1] = [text]
+    return "".join(line + "\n" for line in out)
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        pytest.param(_VALID_BODY, "valid", id="the-vector-body"),
+        pytest.param(_body(l6="example.com/ext 1"), "valid", id="extension-line"),
+        pytest.param(_body(l6="noc-ledger-other x"), "valid", id="unknown-noc-ledger-line"),
+        pytest.param(_body(l4="noc-ledger-time 0"), "valid", id="time-0"),
+        pytest.param(_body(l4="noc-ledger-time -1"), "valid", id="time-negative"),
+        pytest.param(_body(l4=f"noc-ledger-time {-(2**63)}"), "valid", id="time-min"),
+        pytest.param(_body(l4=f"noc-ledger-time {2**63 - 1}"), "valid", id="time-max"),
+        pytest.param(_body(l2=str(2**63 - 1)), "valid", id="size-max"),
+        pytest.param(_body(l2="0", l3=_EMPTY_B64), "valid", id="size-0-empty-root"),
+        pytest.param(_body(l2="0"), DECODE, id="size-0-other-root"),
+        pytest.param(_body(l2=str(2**63)), DECODE, id="size-2**63"),
+        pytest.param(_body(l2="+13"), DECODE, id="size-plus"),
+        pytest.param(_body(l4=f"noc-ledger-time {2**63}"), DECODE, id="time-2**63"),
+        pytest.param(_body(l4=f"noc-ledger-time {-(2**63) - 1}"), DECODE, id="time-below"),
+        pytest.param(_body(l4="noc-ledger-time -0"), DECODE, id="time-minus-0"),
+        pytest.param(_body(l4="noc-ledger-time 01"), DECODE, id="time-leading-0"),
+        pytest.param(_body(l4="noc-ledger-time  1"), DECODE, id="time-two-spaces"),
+        pytest.param(_body(l4="time 1767229200"), DECODE, id="time-keyword"),
+        pytest.param(_body(l6="noc-ledger-time 1"), DECODE, id="second-time-line"),
+        pytest.param(_body(l6="noc-ledger-status"), DECODE, id="second-status-keyword"),
+        pytest.param(_body(l3=_EMPTY_B64[:-2] + "V="), DECODE, id="root-unused-bits"),
+        pytest.param(_body(l3=_EMPTY_B64[:-1]), DECODE, id="root-unpadded"),
+        pytest.param(_body(l3=base64.b64encode(bytes(31)).decode()), DECODE, id="root-31"),
+        pytest.param(_body(l1="a b"), DECODE, id="origin-space"),
+        pytest.param(_body(l5="noc-ledger-root " + _EMPTY_B64), DECODE, id="status-keyword"),
+        # Signed under the origin by the log key, but another origin line (§4.3 step 4).
+        pytest.param(_body(l1="other.example/log"), SIGNATURE, id="origin-line"),
+    ],
+)
+def test_checkpoint_bodies(body: str, expect: str) -> None:
+    """§4.2 on bodies the vectors do not have, each correctly signed with the log key."""
+    log_key = parse_verifier_key(load(VECTORS / "checkpoint" / "valid.json")["log_key"])
+    origin = log_key.name
+    note = _signed_note(body)
+    if expect == "valid":
+        cp, _, _ = open_checkpoint(note, origin, log_key)
+        assert encode_checkpoint(cp) == body
+    else:
+        assert_rejected(expect, lambda: open_checkpoint(note, origin, log_key))
+
+
+def _valid_note() -> bytes:
+    note: bytes = load(VECTORS / "checkpoint" / "valid-cosigned.json")["note"].encode("utf-8")
+    return note
+
+
+@pytest.mark.parametrize(
+    ("change", "expect"),
+    [
+        pytest.param(lambda n: n, "valid", id="unchanged"),
+        pytest.param(lambda n: n.replace(b"\n\n", b"\r\n\n"), DECODE, id="cr"),
+        pytest.param(lambda n: n.replace(b"\n\n", b"\t\n\n"), DECODE, id="tab"),
+        pytest.param(lambda n: n.replace(b"\n\n", b"\n"), DECODE, id="no-blank-line"),
+        pytest.param(lambda n: n[:-1], DECODE, id="no-final-lf"),
+        pytest.param(lambda n: n + n[n.rindex(b"\n\xe2") + 1 :], DECODE, id="repeated-line"),
+        pytest.param(lambda n: n.replace(b"\xe2\x80\x94 w", b"- w"), DECODE, id="hyphen"),
+        pytest.param(lambda n: n.replace(b"\xe2\x80\x94 w", b"\xe2\x80\x94  w"), DECODE, id="2sp"),
+        pytest.param(lambda n: n.replace(b"sRG4", b"sRG4 "), DECODE, id="space-in-base64"),
+        pytest.param(lambda n: n.replace(b"==\n", b"=\n", 1), DECODE, id="bad-padding"),
+        pytest.param(lambda n: n + b"\xe2\x80\x94 x AAAA\n", DECODE, id="4-byte-signature"),
+        pytest.param(lambda n: n + b"\xe2\x80\x94 x AAAAAAA=\n", "valid", id="unknown-line"),
+        pytest.param(lambda n: b"\xc0\xaf" + n, DECODE, id="overlong-utf8"),
+        pytest.param(lambda n: b"\xed\xa0\x80" + n, DECODE, id="surrogate-utf8"),
+        pytest.param(
+            lambda n: n + b"".join(b"\xe2\x80\x94 k%d AAAAAAA=\n" % i for i in range(99)),
+            DECODE,
+            id="101-lines",
+        ),
+        pytest.param(
+            lambda n: n + b"".join(b"\xe2\x80\x94 k%d AAAAAAA=\n" % i for i in range(98)),
+            "valid",
+            id="100-lines",
+        ),
+        pytest.param(lambda n: n.replace(b"JHtR", b"JHtS"), SIGNATURE, id="log-signature-changed"),
+        pytest.param(
+            lambda n: n.replace(b"/UjiGZ3G", b"/UjiGZ3H"), SIGNATURE, id="cosignature-changed"
+        ),
+    ],
+)
+def test_note_changes(change: Callable[[bytes], bytes], expect: str) -> None:
+    """§2.4, §2.5 and §5.2 on changed copies of valid-cosigned (no vector has these)."""
+    v = load(VECTORS / "checkpoint" / "valid-cosigned.json")
+    log_key, witness = parse_verifier_key(v["log_key"]), parse_verifier_key(v["witness_key"])
+    note = change(_valid_note())
+
+    def check() -> None:
+        _, text, unverified = open_checkpoint(note, v["origin"], log_key)
+        assert len(verify_cosignatures(text, unverified, [witness])) == 1
+
+    if expect == "valid":
+        check()
+    else:
+        assert_rejected(expect, check)
+
+
+def test_note_text_with_empty_lines() -> None:
+    # §2.4 step 4: the split is at the *last* LF LF, so the text may hold empty lines
+    # (and is then no checkpoint body: §4.2 step 1).
+    log_key = parse_verifier_key(load(VECTORS / "checkpoint" / "valid.json")["log_key"])
+    body = "first\n\n\nsecond\n\n"
+    text, verified, unverified = open_note(_signed_note(body), [log_key])
+    assert (text, len(verified), unverified) == (body, 1, [])
+    assert_rejected(DECODE, lambda: decode_checkpoint(text))
+
+
+def _cosigned(timestamp: int) -> bytes:
+    """valid.json's note with a cosignature by the witness test key at ``timestamp`` (§5.1
+    step 4, with any 8-byte timestamp)."""
+    v = load(VECTORS / "checkpoint" / "valid-cosigned.json")
+    witness = parse_verifier_key(v["witness_key"])
+    private = Ed25519PrivateKey.from_private_bytes(
+        h(load(VECTORS / "keys" / "witness.json")["seed"])
+    )
+    note: str = load(VECTORS / "checkpoint" / "valid.json")["note"]
+    body = note[: note.rindex("\n\n") + 1]
+    signature = private.sign(cosigned_message(timestamp, body))
+    raw = witness.key_id + timestamp.to_bytes(8, "big") + signature
+    line = f"\u2014 {witness.name} {base64.b64encode(raw).decode('ascii')}\n"
+    return (note + line).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expect"),
+    [
+        pytest.param(1767229300, "valid", id="the-vector"),
+        pytest.param(0, "valid", id="zero"),
+        pytest.param(2**63 - 1, "valid", id="2**63-1"),
+        pytest.param(2**63, SIGNATURE, id="2**63"),
+        pytest.param(2**64 - 1, SIGNATURE, id="2**64-1"),
+    ],
+)
+def test_cosignature_timestamps(timestamp: int, expect: str) -> None:
+    """§5.2 step 2.2 on cosignatures signed here by the witness test key."""
+    v = load(VECTORS / "checkpoint" / "valid-cosigned.json")
+    log_key, witness = parse_verifier_key(v["log_key"]), parse_verifier_key(v["witness_key"])
+    note = _cosigned(timestamp)
+    if timestamp == v["cosignature_time"]:
+        assert note == v["note"].encode("utf-8")  # Ed25519 is deterministic
+
+    def check() -> list[tuple[str, bytes, int]]:
+        _, text, unverified = open_checkpoint(note, v["origin"], log_key)
+        return verify_cosignatures(text, unverified, [witness])
+
+    if expect == "valid":
+        assert check() == [(witness.name, witness.key_id, timestamp)]
+    else:
+        assert_rejected(expect, check)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "authority.example/noc-ledger+ad2f43fc",  # two parts
+        "authority.example/noc-ledger+AD2F43FC+AUcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGKK",
+        "authority.example/noc-ledger+ad2f43fd+AUcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGKK",
+        "authority.example/noc-ledger+ad2f43fc+AUcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGKL",
+        "authority.example/noc-ledger+ad2f43fc+AkcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGKK",
+        "authority.example/noc-ledger+ad2f43fc+AUcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGI=",
+        "authority example+ad2f43fc+AUcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGKK",
+        "+ad2f43fc+AUcW+5VZF/dvfCoH4XjDtg9FFo3n2zhUUuY+R1Z9qGKK",
+    ],
+)
+def test_verifier_key_refusals(text: str) -> None:
+    """§2.2: uppercase or wrong key ID, unused bits, type 0x02, 32 bytes, bad names."""
+    assert_rejected(DECODE, lambda: parse_verifier_key(text))
+
+
+# --------------------------------------------------------------------------------------
+# statusmap/ (revocation.md §2-§3)
+# --------------------------------------------------------------------------------------
+
+
+def _map_items() -> dict[bytes, bytes]:
+    items = load(VECTORS / "statusmap" / "root.json")["items"]
+    out = {h(k): h(val) for k, val in items}
+    assert len(out) == len(items)
+    return out
+
+
+def _proof_check(v: dict[str, Any]) -> None:
+    siblings, other = decode_status_proof(h(v["proof"]))
+    value = None if v["value"] is None else h(v["value"])
+    verify_status_proof(h(v["root"]), h(v["key"]), value, siblings, other)
+
+
+@pytest.mark.parametrize("path", _params("statusmap"))
+def test_statusmap(path: Path) -> None:
+    v = load(path)
+    items = _map_items()
+    if path.stem == "root":
+        assert sm_root(items).hex() == v["root"]
+        assert any(a[:31] == b[:31] for a in items for b in items if a != b)  # bit 255
+        return
+    proof = h(v["proof"])
+    siblings, other = decode_status_proof(proof)  # §3.3, then back to the same bytes
+    assert encode_status_proof(siblings, other) == proof
+    assert diagnostic(cbor2.loads(proof)) == v["proof_diagnostic"]
+    if v["expect"] != "valid":
+        assert v["expect"] == STATUS_PROOF
+        assert_rejected(STATUS_PROOF, lambda: _proof_check(v))
+        return
+    _proof_check(v)
+    # §3.2 / §3.6: the only proof that passes is the one generated from the map.
+    key, root = h(v["key"]), h(v["root"])
+    mapping = items if root == sm_root(items) else {}
+    assert sm_root(mapping) == root
+    assert encode_status_proof(*sm_prove(mapping, key)) == proof
+    assert mapping.get(key) == (None if v["value"] is None else h(v["value"]))
+
+
+def test_status_proofs_for_every_key() -> None:
+    """§3.2 proofs for every key of root.json and for absent keys all verify, and only
+    for the right answer (§3.6 "one answer per key and root")."""
+    items = _map_items()
+    root = sm_root(items)
+    absent = [hashlib.sha256(b"absent %d" % i).digest() for i in range(40)]
+    for key in [*items, *absent]:
+        siblings, other = sm_prove(items, key)
+        siblings2, other2 = decode_status_proof(encode_status_proof(siblings, other))
+        assert (siblings2, other2) == (siblings, other)
+        value = items.get(key)
+        verify_status_proof(root, key, value, siblings, other)
+        wrong_answer = b"x" if value is None else None  # the other answer of the two
+        check = functools.partial(verify_status_proof, root, key, wrong_answer, siblings, other)
+        assert_rejected(STATUS_PROOF, check)
+    # A shortcut leaf's hash does not depend on its depth (§2.4): one-entry maps.
+    k, val = next(iter(items.items()))
+    assert sm_root({k: val}) == sm_leaf_hash(k, sm_value_hash(val))
+    assert sm_root({}) == SM_EMPTY
+
+
+def test_status_proof_edge_cases() -> None:
+    """revocation.md §3.5, row by row."""
+    items = _map_items()
+    root = sm_root(items)
+    k, val = h("1c47270fa29e1b06da7724151078407c44aa1f6f3c3e57f82fa4914410f40afa"), b"value 14"
+    assert items[k] == val
+    siblings, _ = sm_prove(items, k)
+    deep = h("49ac5de219edae62f9fdeea0fc3f3af48fd832f22fac50820ac11174d6e068bc")
+    deep_siblings, _ = sm_prove(items, deep)
+    assert len(deep_siblings) == 256  # two keys differing only in bit 255
+    other_key = h("aa" * 32)
+    one = {k: val}
+    ok_cases: list[tuple[Any, ...]] = [
+        (SM_EMPTY, other_key, None, [], None),  # empty map, absence
+        (sm_root(one), k, val, [], None),  # one-entry map, presence
+        (sm_root(one), other_key, None, [], (k, sm_value_hash(val))),  # absence at k's leaf
+        (root, deep, items[deep], deep_siblings, None),
+    ]
+    for args in ok_cases:
+        verify_status_proof(*args)
+    absent_key = bytes(32)  # not in items
+    a_siblings, a_other = sm_prove(items, absent_key)
+    bad_cases: list[tuple[Any, ...]] = [
+        (SM_EMPTY, other_key, b"x", [], None),  # presence in the empty map (step 6)
+        (sm_root(one), k, None, [], (k, sm_value_hash(val))),  # other leaf = key (4.3)
+        (root, k, None, siblings, (other_key, sm_value_hash(val))),  # not on path (4.3)
+        (root, k, val, siblings, (other_key, sm_value_hash(val))),  # presence + other (4.1)
+        (root, k, val, [*siblings, SM_EMPTY], None),  # deepest sibling EMPTY (3)
+        (root, k, None, [*deep_siblings[:255], SM_EMPTY], None),  # step 3 again
+        (SM_EMPTY, other_key, None, [root] * 256, None),  # absence at EMPTY, depth 256 (4.2)
+        (root, k, val, [root] * 257, None),  # more than 256 siblings (2)
+        (root[:31], k, val, siblings, None),  # sizes (1)
+        (root, k[:31], val, siblings, None),
+        (root, k, b"", siblings, None),  # empty value
+        (root, k, bytes(1_025), siblings, None),
+        (root, k, "value 14", siblings, None),  # not bytes
+        (root, k, val, [*siblings[:-1], siblings[-1][:31]], None),
+        (root, k, val, tuple(siblings), None),  # not a list
+        (root, absent_key, None, a_siblings, (other_key, b"")),  # other value hash size
+        (root, absent_key, None, a_siblings[:-1], a_other),  # one level short
+    ]
+    for args in bad_cases:
+        with pytest.raises(VerifyError) as caught:
+            verify_status_proof(*args)
+        assert caught.value.cls == STATUS_PROOF, args[1:3]
+    verify_status_proof(root, absent_key, None, a_siblings, a_other)
+
+
+def _fold(key: bytes, terminal: bytes, siblings: list[bytes]) -> bytes:
+    """§3.4 step 5 alone: the root a proof folds to."""
+    r = terminal
+    for i in range(len(siblings) - 1, -1, -1):
+        r = sm_node_hash(r, siblings[i]) if sm_bit(key, i) == 0 else sm_node_hash(siblings[i], r)
+    return r
+
+
+def test_status_proof_rules_that_step_6_would_miss() -> None:
+    """§3.4 steps 3, 4.2 and 4.3 on roots built so that the fold of step 5 *does* reach the
+    root (roots §2.3 never produces, §3.6 "even one not produced by §2.3"): only the rule
+    itself rejects each proof."""
+    key, value, other = hashlib.sha256(b"k").digest(), b"v", hashlib.sha256(b"o").digest()
+    leaf = sm_leaf_hash(key, sm_value_hash(value))
+    cases: list[tuple[bytes, bytes | None, list[bytes], OtherLeaf]] = [
+        # step 3: a node whose only entry is the key (its sibling EMPTY)
+        (_fold(key, leaf, [SM_EMPTY]), value, [SM_EMPTY], None),
+        # step 4.2: absence at EMPTY at depth 256
+        (_fold(key, SM_EMPTY, [_HASH] * 256), None, [_HASH] * 256, None),
+        # step 4.3: the other leaf off the key's path (another first bit)
+        (
+            _fold(key, sm_leaf_hash(other, _HASH), [_HASH]),
+            None,
+            [_HASH],
+            (other, _HASH),
+        ),
+        # step 4.1: a presence proof carrying an other leaf (the fold ignores it)
+        (_fold(key, leaf, [_HASH]), value, [_HASH], (other, _HASH)),
+    ]
+    assert sm_bit(key, 0) != sm_bit(other, 0)
+    for root, val, siblings, other_leaf in cases:
+        check = functools.partial(verify_status_proof, root, key, val, siblings, other_leaf)
+        assert_rejected(STATUS_PROOF, check)
+    # Without the defect each verifies: the rule, not the fold, rejected it.
+    verify_status_proof(_fold(key, leaf, [_HASH]), key, value, [_HASH], None)
+    verify_status_proof(_fold(key, SM_EMPTY, [_HASH] * 255), key, None, [_HASH] * 255, None)
+
+
+_PROOF: Final = h(load(VECTORS / "statusmap" / "present.json")["proof"])  # {0: 6, 1: h'f4', …}
+_HASH: Final = bytes(range(32))
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        pytest.param({0: 0}, True, id="depth-0"),
+        pytest.param({0: 1, 1: b"\x00"}, True, id="depth-1-empty-sibling"),
+        pytest.param({0: 1, 1: b"\x80", 2: [_HASH]}, True, id="depth-1"),
+        pytest.param({0: 0, 3: [_HASH, _HASH]}, True, id="other-leaf"),
+        pytest.param({0: 256, 1: bytes(32)}, True, id="depth-256"),
+        pytest.param({0: 257, 1: bytes(33)}, False, id="depth-257"),
+        pytest.param({0: -1}, False, id="depth-negative"),
+        pytest.param({0: True}, False, id="depth-bool"),
+        pytest.param({}, False, id="no-depth"),
+        pytest.param({0: 0, 4: 1}, False, id="key-4"),
+        pytest.param({0: 0, "x": 1}, False, id="text-key"),
+        pytest.param([0], False, id="not-a-map"),
+        pytest.param({0: 0, 1: b""}, False, id="bitmap-at-depth-0"),
+        pytest.param({0: 1}, False, id="no-bitmap"),
+        pytest.param({0: 9, 1: b"\x00"}, False, id="bitmap-short"),
+        pytest.param({0: 1, 1: b"\x00\x00"}, False, id="bitmap-long"),
+        pytest.param({0: 1, 1: b"\xc0", 2: [_HASH]}, False, id="padding-bit"),
+        pytest.param({0: 1, 1: b"\x80"}, False, id="no-hashes"),
+        pytest.param({0: 1, 1: b"\x00", 2: [_HASH]}, False, id="hashes-without-bits"),
+        pytest.param({0: 1, 1: b"\x80", 2: []}, False, id="empty-hashes"),
+        pytest.param({0: 1, 1: b"\x80", 2: [_HASH, _HASH]}, False, id="too-many-hashes"),
+        pytest.param({0: 1, 1: b"\x80", 2: [SM_EMPTY]}, False, id="zero-hash"),
+        pytest.param({0: 1, 1: b"\x80", 2: [_HASH[:31]]}, False, id="hash-31"),
+        pytest.param({0: 0, 3: [_HASH]}, False, id="other-leaf-one"),
+        pytest.param({0: 0, 3: [_HASH, _HASH[:31]]}, False, id="other-leaf-31"),
+        pytest.param({0: 0, 3: [_HASH, _HASH, _HASH]}, False, id="other-leaf-three"),
+        pytest.param({0: 0, 3: [[_HASH], _HASH]}, False, id="nested-3-deep"),
+    ],
+)
+def test_status_proof_decoding(value: Any, ok: bool) -> None:
+    """§3.3 rules 1-6 (every failure DecodeError)."""
+    data = encode(value)
+    if ok:
+        siblings, other = decode_status_proof(data)
+        assert encode_status_proof(siblings, other) == data
+    else:
+        assert_rejected(DECODE, lambda: decode_status_proof(data))
+
+
+def test_status_proof_size_limit() -> None:
+    # 8,818 bytes: depth 256, every sibling non-empty, and an other leaf (§3.3 rule 1).
+    largest = encode_status_proof([_HASH] * 256, (_HASH, _HASH))
+    assert len(largest) == 8_818
+    decode_status_proof(largest)
+    assert_rejected(DECODE, lambda: decode_status_proof(largest + b"\x00"))
+    assert_rejected(DECODE, lambda: decode_status_proof(_PROOF[:-1]))
+
+
+# --------------------------------------------------------------------------------------
+# log/ (events.md §4-§5, revocation.md §6): replay of whole logs
+# --------------------------------------------------------------------------------------
+
+
+def _replay_for(v: dict[str, Any]) -> LogReplay:
+    root_public_key = h(v["root_public_key"])
+    assert root_public_key == _keys()["root"]
+    return LogReplay(root_public_key, _scope(h(v["root_scope"])))
+
+
+def check_record(record_id: bytes, data: bytes, key_ids: set[bytes]) -> dict[int, Any]:
+    """A record of the status map, decoded by the kind of id (revocation.md §5)."""
+    if record_id in key_ids:
+        return check_key_record(data)
+    return check_status_record(data)
+
+
+def test_log_story() -> None:
+    v = load(VECTORS / "log" / "story.json")
+    entries = [h(e) for e in v["entries"]]
+    assert len(v["after"]) == len(entries)
+    replay = _replay_for(v)
+    # The key ids the log's key events name (signing.md §5), from the payloads alone.
+    key_ids = {
+        key_id(plain(cbor2.loads(open_sign1(e).payload))[2])
+        for e in entries
+        if open_sign1(e).content_type == KEY_EVENT_TYPE
+    }
+    for n, (entry, after) in enumerate(zip(entries, v["after"], strict=True)):
+        # RFC 9162 root of the first n + 1 entries, without the replay.
+        assert mth([leaf_hash(e) for e in entries[: n + 1]]).hex() == after["tree_root"], n
+        # The status root from the records the vector gives (revocation.md §2).
+        records = {h(k): h(r) for k, r in after["records"].items()}
+        assert sm_root(records).hex() == after["status_root"], n
+        for record_id, data in records.items():
+            check_record(record_id, data, key_ids)  # canonical, and of the CDDL
+        # The replay of events.md §5 reaches the same records, hence the same roots.
+        replay.append(entry)
+        assert {k.hex(): r.hex() for k, r in replay.status_items().items()} == after["records"]
+        assert replay.tree_root().hex() == after["tree_root"]
+        assert sm_root(replay.status_items()).hex() == after["status_root"]
+
+
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=f"log/{p.stem}") for p in _files("log") if p.stem != "story"]
+)
+def test_log_refused(path: Path) -> None:
+    v = load(path)
+    entries = [h(e) for e in v["entries"]]
+    failing = v["failing_index"]
+    assert failing == len(entries) - 1  # "valid up to its last entry"
+    replay = _replay_for(v)
+    for entry in entries[:failing]:
+        replay.append(entry)
+    before = (dict(replay.records), dict(replay.delegations), dict(replay.certificates))
+    assert_rejected(v["expect"], lambda: replay.append(entries[failing]))
+    # "MUST write nothing" (§5): the state is the one before the refused entry.
+    assert (replay.records, replay.delegations, replay.certificates) == before
+    assert replay.size == failing
 
 
 # --------------------------------------------------------------------------------------
@@ -1822,3 +3376,398 @@ def test_query_conditions_sorted_by_code_point() -> None:
     permitted, conditions = evaluate(scope, query, VOCABULARY)
     assert permitted
     assert conditions == ["Z third", "a second", "é first?", "\uff21 fifth", "\U0001f600 fourth"]
+
+
+# --------------------------------------------------------------------------------------
+# The replay above on logs the vectors do not have: story.json's entries followed by
+# entries signed here with the test seeds of keys/ (root for key events, authority for
+# certificates and status events), each exercising one rule of events.md §3-§5. These
+# check this file's reading of the spec; no vector confirms them (see the module notes).
+# --------------------------------------------------------------------------------------
+
+
+def _private(name: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(h(load(VECTORS / "keys" / f"{name}.json")["seed"]))
+
+
+def _entry(signer: str, content_type: str, payload: Mapping[int, Any]) -> bytes:
+    """A COSE_Sign1 per signing.md §3, built by hand."""
+    private = _private(signer)
+    protected = encode(
+        {1: -19, 3: content_type, 4: key_id(private.public_key().public_bytes_raw())}
+    )
+    body = encode(payload)
+    signature = private.sign(sig_structure(protected, body))
+    return encode(cbor2.CBORTag(18, [protected, {}, body, signature]))
+
+
+def _story(n: int) -> list[bytes]:
+    return [h(e) for e in load(VECTORS / "log" / "story.json")["entries"][:n]]
+
+
+def _story_payload(n: int) -> dict[int, Any]:
+    payload: dict[int, Any] = plain(cbor2.loads(open_sign1(_story(n + 1)[n]).payload))
+    return payload
+
+
+def _story_id(n: int) -> bytes:
+    return hashlib.sha256(open_sign1(_story(n + 1)[n]).payload).digest()
+
+
+_T0: Final = 1777593600  # the story's suspension time; its licence is issued 1767225600
+
+
+def _status(
+    kind: str, n: int | bytes, t: int, reason: str | None = None, grants: list[str] | None = None
+) -> bytes:
+    """A status event about story entry ``n`` (or a raw id), effective and decided at t."""
+    payload: dict[int, Any] = {0: 1, 1: kind, 2: n if isinstance(n, bytes) else _story_id(n)}
+    payload.update({3: t, 4: t})
+    if reason is not None:
+        payload[5] = reason
+    if grants is not None:
+        payload[7] = grants
+    return _entry("authority", STATUS_EVENT_TYPE, payload)
+
+
+def _revoke_key(key: str, invalidate_from: int) -> bytes:
+    payload = {0: 1, 1: "revoke-key", 2: _keys()[key], 3: _T0, 4: _T0}
+    return _entry("root", KEY_EVENT_TYPE, {**payload, 8: "key-compromise", 9: invalidate_from})
+
+
+def _delegate(key: str, scope: Mapping[int, Any] | None = None) -> bytes:
+    payload = _story_payload(0)
+    payload[2] = _keys()[key]
+    if scope is not None:
+        payload[7] = scope
+    return _entry("root", KEY_EVENT_TYPE, payload)
+
+
+def _successor(
+    change: Callable[[dict[int, Any]], object], then: Mapping[int, Any] | None = None
+) -> bytes:
+    """The story's licence (entry 2), changed (then updated with ``then``), then signed by
+    the issuing key."""
+    cert = _story_payload(2)
+    change(cert)
+    cert.update(then or {})
+    return _entry("authority", CERTIFICATE_TYPE, cert)
+
+
+def _second_licence(c: dict[int, Any]) -> None:
+    c[2] = "VARA/LIC/2026/0002"
+    c[6] = _T0
+    c[11] = [{0: "supersedes", 1: _story_id(2)}]
+
+
+_CUSTODY: Final = ["va.custody"]
+_SA_SCOPE: Final = {
+    0: "noc-ledger-activities/1",
+    1: [{0: "prep", 2: ["retail"], 3: {0: ["SA"]}}],
+}
+
+
+def _provisional_then(instrument: str) -> list[bytes]:
+    """A provisional licence P upgrading the story's NOC, then a certificate of
+    ``instrument`` upgrading P (§4.3: only to a different, later instrument)."""
+
+    def provisional(c: dict[int, Any]) -> None:
+        c[1] = "provisional_licence"
+
+    first = _successor(provisional)
+    first_id = hashlib.sha256(open_sign1(first).payload).digest()
+
+    def then(c: dict[int, Any]) -> None:
+        c[1], c[2] = instrument, "VARA/X/2026/0003"
+        c[11] = [{0: "upgrades", 1: first_id}]
+
+    return [first, _successor(then)]
+
+
+def _history_churn() -> list[bytes]:
+    out = []
+    for k in range(10):
+        out.append(_status("suspend", 2, _T0 + 2 * k, "other", _CUSTODY))
+        out.append(_status("reinstate", 2, _T0 + 2 * k + 1, None, _CUSTODY))
+    return out
+
+
+SCENARIOS: Final[list[tuple[str, Callable[[], list[bytes]], str]]] = [
+    # §4.2: the table, item by item.
+    (
+        "grant-suspension-and-reinstatement",
+        lambda: [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("reinstate", 2, _T0 + 1, None, _CUSTODY),
+        ],
+        "valid",
+    ),
+    (
+        "whole-reinstatement-after-grant-suspension",
+        lambda: [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("reinstate", 2, _T0 + 1),
+        ],
+        "valid",
+    ),
+    (
+        "whole-suspension-over-grant-suspension",
+        lambda: [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("suspend", 2, _T0 + 1, "other"),
+        ],
+        "valid",
+    ),
+    (
+        "suspend-a-suspended-grant",
+        lambda: [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("suspend", 2, _T0 + 1, "other", _CUSTODY),
+        ],
+        TRANSITION,
+    ),
+    (
+        "reinstate-a-grant-not-suspended",
+        lambda: [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("reinstate", 2, _T0 + 1, None, ["va.exchange"]),
+        ],
+        TRANSITION,
+    ),
+    (
+        "reinstate-an-active-certificate",
+        lambda: [*_story(3), _status("reinstate", 2, _T0)],
+        TRANSITION,
+    ),
+    (
+        "suspend-a-suspended-certificate",
+        lambda: [*_story(4), _status("suspend", 2, _T0 + 1, "other")],
+        TRANSITION,
+    ),
+    (
+        "grant-suspension-while-suspended",
+        lambda: [*_story(4), _status("suspend", 2, _T0 + 1, "other", _CUSTODY)],
+        TRANSITION,
+    ),
+    ("surrender-while-suspended", lambda: [*_story(4), _status("surrender", 2, _T0 + 1)], "valid"),
+    (
+        "revoke-a-revoked-certificate",
+        lambda: [*_story(5), _status("revoke", 2, 1790000000, "other")],
+        TRANSITION,
+    ),
+    (
+        "effective-before-current-state",
+        lambda: [*_story(4), _status("revoke", 2, _T0 - 1, "other")],
+        TRANSITION,
+    ),
+    (
+        "effective-before-issuance",
+        lambda: [*_story(3), _status("suspend", 2, 1767225599, "other")],
+        TRANSITION,
+    ),
+    (
+        "effective-at-issuance",
+        lambda: [*_story(3), _status("suspend", 2, 1767225600, "other")],
+        "valid",
+    ),
+    (
+        "event-for-an-unknown-id",
+        lambda: [*_story(3), _status("suspend", bytes(32), _T0, "other")],
+        TRANSITION,
+    ),
+    (
+        "event-for-a-key-id",
+        lambda: [*_story(3), _status("suspend", key_id(_keys()["authority"]), _T0, "other")],
+        TRANSITION,
+    ),
+    (
+        "event-on-a-superseded-noc",
+        lambda: [*_story(3), _status("suspend", 1, _T0, "other")],
+        TRANSITION,
+    ),
+    ("history-keeps-16", lambda: [*_story(3), *_history_churn()], "valid"),
+    # §4.3: successors.
+    ("supersedes-a-licence", lambda: [*_story(3), _successor(_second_licence)], "valid"),
+    ("supersedes-a-suspended-licence", lambda: [*_story(4), _successor(_second_licence)], "valid"),
+    ("supersedes-a-revoked-licence", lambda: [*_story(5), _successor(_second_licence)], TRANSITION),
+    (
+        "supersedes-changing-the-instrument",
+        lambda: [
+            *_story(3),
+            _successor(_second_licence, {1: "registration"}),
+        ],
+        TRANSITION,
+    ),
+    (
+        "upgrades-a-licence",
+        lambda: [
+            *_story(3),
+            _successor(_second_licence, {11: [{0: "upgrades", 1: _story_id(2)}]}),
+        ],
+        TRANSITION,
+    ),
+    (
+        "upgrades-to-a-later-instrument",
+        lambda: [*_story(2), *_provisional_then("licence")],
+        "valid",
+    ),
+    (
+        "upgrades-to-an-earlier-instrument",
+        lambda: [*_story(2), *_provisional_then("in_principle_approval")],
+        TRANSITION,
+    ),
+    (
+        "upgrades-to-the-same-instrument",
+        lambda: [*_story(2), *_provisional_then("provisional_licence")],
+        TRANSITION,
+    ),
+    (
+        "successor-before-the-predecessor-issued",
+        lambda: [*_story(2), _successor(lambda c: c.update({6: 1767225599}))],
+        TRANSITION,
+    ),
+    (
+        "successor-before-the-predecessor-state",
+        lambda: [*_story(4), _successor(_second_licence, {6: _T0 - 1})],
+        TRANSITION,
+    ),
+    (
+        "successor-without-the-lei",
+        lambda: [*_story(2), _successor(lambda c: c[4].pop(1))],
+        TRANSITION,
+    ),
+    (
+        "successor-renamed",
+        lambda: [*_story(2), _successor(lambda c: c[4].update({0: "Example Exchange Ltd"}))],
+        "valid",
+    ),
+    (
+        "edge-to-an-unknown-certificate",
+        lambda: [*_story(2), _successor(lambda c: c.update({11: [{0: "upgrades", 1: bytes(32)}]}))],
+        TRANSITION,
+    ),
+    # §5 items 3-4 and §3: keys.
+    (
+        "certificate-outside-the-window",
+        lambda: [*_story(2), _successor(lambda c: c.update({5: 1830297600}))],
+        SIGNATURE,
+    ),
+    (
+        "status-event-outside-the-window",
+        lambda: [*_story(3), _status("revoke", 2, 1830297600, "other")],
+        SIGNATURE,
+    ),
+    ("delegated-twice", lambda: [*_story(1), _story(1)[0]], TRANSITION),
+    (
+        "delegation-beyond-the-root-scope",
+        lambda: [*_story(1), _delegate("other", _SA_SCOPE)],
+        SCOPE,
+    ),
+    ("second-key", lambda: [*_story(1), _delegate("other")], "valid"),
+    (
+        "revoke-key-from-its-own-index",
+        lambda: [*_story(2), _revoke_key("authority", 2), _story(3)[2]],
+        SIGNATURE,
+    ),
+    (
+        "revoke-key-from-an-earlier-index",
+        lambda: [*_story(3), _revoke_key("authority", 2), _status("suspend", 2, _T0, "other")],
+        SIGNATURE,
+    ),
+    (
+        "revoke-key-keeps-earlier-entries",
+        lambda: [*_story(3), _revoke_key("authority", 3)],
+        "valid",
+    ),
+    (
+        "revoke-key-from-the-delegation",
+        lambda: [*_story(2), _revoke_key("authority", 0)],
+        TRANSITION,
+    ),
+    ("revoke-key-from-the-future", lambda: [*_story(2), _revoke_key("authority", 3)], TRANSITION),
+    (
+        "revoke-key-twice",
+        lambda: [*_story(2), _revoke_key("authority", 2), _revoke_key("authority", 2)],
+        TRANSITION,
+    ),
+    ("revoke-an-undelegated-key", lambda: [*_story(1), _revoke_key("other", 1)], TRANSITION),
+    (
+        "key-event-by-an-issuing-key",
+        lambda: [*_story(1), _entry("authority", KEY_EVENT_TYPE, _story_payload(0))],
+        SIGNATURE,
+    ),
+    (
+        "certificate-by-the-root-key",
+        lambda: [*_story(1), _entry("root", CERTIFICATE_TYPE, _story_payload(1))],
+        SIGNATURE,
+    ),
+    (
+        "presentation-in-the-log",
+        lambda: [
+            *_story(1),
+            _entry("authority", "application/vnd.noc-ledger.presentation+cbor", {0: 1}),
+        ],
+        SIGNATURE,
+    ),
+    ("event-payload-rule", lambda: [*_story(3), _status("revoke", 2, _T0)], MODEL),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "expect"), [pytest.param(b, e, id=name) for name, b, e in SCENARIOS]
+)
+def test_replay_scenarios(build: Callable[[], list[bytes]], expect: str) -> None:
+    v = load(VECTORS / "log" / "story.json")
+    entries = build()
+    replay = _replay_for(v)
+    for entry in entries[:-1]:
+        replay.append(entry)
+    if expect != "valid":
+        before = dict(replay.records)
+        assert_rejected(expect, lambda: replay.append(entries[-1]))
+        assert replay.records == before and replay.size == len(entries) - 1
+        return
+    replay.append(entries[-1])
+    key_ids = set(replay.delegations)
+    for record_id, data in replay.status_items().items():
+        check_record(record_id, data, key_ids)  # every record the replay writes is of §4.4
+
+
+def test_replay_records_in_detail() -> None:
+    """§4.4 on the scenarios above: partial suspension, history, successors, keys."""
+    v = load(VECTORS / "log" / "story.json")
+
+    def replay_of(entries: list[bytes]) -> LogReplay:
+        replay = _replay_for(v)
+        for entry in entries:
+            replay.append(entry)
+        return replay
+
+    licence, noc = _story_id(2), _story_id(1)
+    grants = replay_of([*_story(3), _status("suspend", 2, _T0, "other", _CUSTODY)])
+    assert grants.records[licence] == {
+        0: "active",
+        1: _T0,
+        2: 3,
+        3: 2,
+        4: 1767225600,
+        5: "other",
+        7: _CUSTODY,
+        8: [["active", 1767225600, 2]],
+    }
+    churn = replay_of([*_story(3), *_history_churn()])
+    history = churn.records[licence][8]
+    assert len(history) == 16 and history[-1] == ["active", _T0 + 18, 21]
+    assert history[0] == ["active", _T0 + 3, 6]  # the 4 oldest of 20 dropped
+    second = replay_of([*_story(3), _successor(_second_licence)])
+    successor = hashlib.sha256(open_sign1(_successor(_second_licence)).payload).digest()
+    assert second.records[licence][0] == "superseded"
+    assert second.records[licence][6] == successor and second.records[noc][6] == licence
+    revoked = replay_of([*_story(3), _revoke_key("authority", 3)])
+    authority = key_id(_keys()["authority"])
+    assert revoked.records[authority] == {0: "revoked", 1: 0, 2: 3, 3: 3}

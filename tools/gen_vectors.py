@@ -30,7 +30,6 @@ from noc_ledger.events import (
     StatusEventKind,
 )
 from noc_ledger.logstate import Authority, replay
-from noc_ledger.note import Verifier, sign_note
 from noc_ledger.model import (
     NOC_DISCLAIMER_CODE,
     NOC_DISCLAIMER_TEXT,
@@ -45,6 +44,7 @@ from noc_ledger.model import (
     sign_certificate,
     verify_certificate,
 )
+from noc_ledger.note import Verifier, sign_note
 from noc_ledger.scope import Amount, Grant, Limit, Query, Scope, Territory, evaluate, is_within
 
 REPO = Path(__file__).resolve().parent.parent
@@ -1339,7 +1339,7 @@ def statusmap_vectors() -> Vectors:
     assert root == statusmap.root_of(items)
     out: Vectors = {
         "statusmap/root.json": {
-            "description": "a map of 21 entries (two of them differ only in the last bit) and its root",
+            "description": "a map of 21 entries, two differing only in the last bit, and its root",
             "items": [[k.hex(), v.hex()] for k, v in sorted(items.items())],
             "root": root.hex(),
             "expect": "valid",
@@ -1484,7 +1484,7 @@ def log_vectors() -> Vectors:
     }
     out: Vectors = {
         "log/story.json": {
-            "description": "delegation, NOC, licence upgrading it, suspension and revocation of the licence",
+            "description": "delegation, NOC, licence upgrading it, licence suspended then revoked",
             **common,
             "entries": [e.hex() for e in entries],
             "after": [expected(entries[: n + 1]) for n in range(len(entries))],

@@ -9,20 +9,32 @@ translate at the boundary.
 from __future__ import annotations
 
 __all__ = [
+    "CertificateStatusError",
     "ConsistencyError",
     "DecodeError",
     "EncodeError",
+    "EndedError",
+    "ExpiredError",
     "InclusionError",
+    "KeyChainError",
     "KeyFileError",
     "ModelError",
     "NocLedgerError",
+    "NotCoveredError",
+    "NotYetValidError",
     "OutOfRangeError",
+    "OutOfScopeError",
     "PolicyError",
+    "QuorumError",
+    "RevokedError",
     "ScopeError",
     "SignatureError",
+    "StaleError",
     "StatusMapError",
     "StatusProofError",
     "StorageError",
+    "SupersededError",
+    "SuspendedError",
     "TransitionError",
     "VerificationError",
 ]
@@ -96,6 +108,63 @@ class TransitionError(ModelError):
     """An event does not apply to the current state (spec/events.md §4): an event after a
     terminal state, a reinstatement of something not suspended, an effective time before
     the certificate's issuance, an unknown predecessor, …"""
+
+
+class KeyChainError(VerificationError):
+    """The issuing key is not delegated by a trusted root, or signed outside its
+    delegation (validity window, log position, or a revocation that invalidates it)
+    (spec/verification.md)."""
+
+
+class QuorumError(VerificationError):
+    """The checkpoint lacks the witness cosignatures the trust policy requires."""
+
+
+class StaleError(VerificationError):
+    """Can't tell: the status data is older than the trust policy allows, or the record
+    cannot speak for the time asked about (spec/verification.md)."""
+
+
+class NotCoveredError(VerificationError):
+    """Can't tell: the checkpoint predates the certificate's entry."""
+
+
+class CertificateStatusError(VerificationError):
+    """The evidence is authentic and complete, and says the certificate may not be relied
+    on for what was asked. The subclasses name why; ``details`` carries what a relying
+    party needs (reason code, effective time, successor id, …)."""
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, object] = dict(details or {})
+
+
+class NotYetValidError(CertificateStatusError):
+    """The time asked about is before the certificate's validity starts."""
+
+
+class ExpiredError(CertificateStatusError):
+    """The certificate's validity had ended (its end date, or an expire event)."""
+
+
+class SuspendedError(CertificateStatusError):
+    """The certificate, or every grant that would permit the query, is suspended."""
+
+
+class RevokedError(CertificateStatusError):
+    """The certificate was revoked (final)."""
+
+
+class SupersededError(CertificateStatusError):
+    """The certificate was replaced by a successor (varied, renewed, corrected, upgraded)."""
+
+
+class EndedError(CertificateStatusError):
+    """The certificate ended by surrender or lapse."""
+
+
+class OutOfScopeError(CertificateStatusError):
+    """The certificate is in force but does not permit what was asked."""
 
 
 class StorageError(NocLedgerError):

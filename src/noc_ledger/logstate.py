@@ -182,7 +182,14 @@ def _apply_status_event(
     signing.verify_sign1(entry, content_type=_CT["status-event"], public_key=delegation.public_key)
     event = StatusEvent.from_cbor(envelope.payload)
     _in_window(delegation, event.decided_at, "decided at")
-    record = apply_status_event(view.cert_status(event.certificate_id), event, index=index)
+    current = view.cert_status(event.certificate_id)
+    if event.activities and current is not None:
+        # spec/events.md §4.2: a grant suspension names grants of this certificate.
+        cert = Certificate.from_cbor(signing.decode_sign1(view.entry(current.issued_index)).payload)
+        unknown = set(event.activities) - {g.activity for g in cert.scope.grants}
+        if unknown:
+            raise TransitionError(f"the certificate has no grants for {sorted(unknown)}")
+    record = apply_status_event(current, event, index=index)
     return Applied("status-event", event.certificate_id, {event.certificate_id: record})
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from noc_ledger import merkle, signing, statusmap
+from noc_ledger.bundle import Bundle, LoggedEntry, StatusEvidence
 from noc_ledger.checkpoint import Checkpoint, decode_checkpoint_note, sign_checkpoint
 from noc_ledger.errors import NocLedgerError, OutOfRangeError, StorageError
 from noc_ledger.events import CertStatus, KeyEvent, KeyStatus, StatusEvent
@@ -329,6 +330,62 @@ class Ledger:
             value = statusmap.lookup(root, key, nodes)
             proof = statusmap.prove_status(root, key, nodes)
         return StatusProofBundle(key, value, proof, note, size)
+
+    def bundle(self, cert_id: bytes, *, size: int | None = None) -> bytes:
+        """The offline bundle for a certificate at the checkpoint of ``size`` (default: the
+        latest) — spec/bundle.md. Calling it again later *refreshes* a bundle: same signed
+        certificate, newer checkpoint and status proofs, nothing re-signed.
+
+        Raises:
+            OutOfRangeError: no checkpoint at ``size``, or the certificate is not in the
+                log at that checkpoint.
+        """
+        with self._store.snapshot() as r:
+            if size is None:
+                latest = r.latest_checkpoint()
+                if latest is None:
+                    raise OutOfRangeError("the log has no checkpoint yet")
+                size, note = latest
+            else:
+                found = r.checkpoint_at(size)
+                if found is None:
+                    raise OutOfRangeError(f"no checkpoint at size {size}")
+                note = found
+            raw = r.get(_CERT, cert_id)
+            if raw is None:
+                raise OutOfRangeError("no such certificate in the log")
+            index = CertStatus.from_cbor(raw).issued_index
+            if index >= size:
+                raise OutOfRangeError(f"the checkpoint of size {size} predates the certificate")
+            entry = r.read_entries(index, index + 1)[0]
+            key_id = signing.decode_sign1(entry).key_id
+            key_raw = r.get(_KEY, key_id)
+            if key_raw is None:  # impossible for an entry the ledger accepted
+                raise StorageError("the certificate's issuing key has no record")
+            delegated = KeyStatus.from_cbor(key_raw).delegated_index
+            delegation = r.read_entries(delegated, delegated + 1)[0]
+            root = decode_checkpoint_note(note).status_root
+            nodes = _Nodes(r)
+
+            def evidence(key: bytes) -> StatusEvidence:
+                return StatusEvidence(
+                    statusmap.lookup(root, key, nodes), statusmap.prove_status(root, key, nodes)
+                )
+
+            result = Bundle(
+                certificate=LoggedEntry(
+                    index, entry, tuple(merkle.prove_inclusion(index, size, r))
+                ),
+                key_chain=(
+                    LoggedEntry(
+                        delegated, delegation, tuple(merkle.prove_inclusion(delegated, size, r))
+                    ),
+                ),
+                checkpoint=note,
+                certificate_status=evidence(cert_id),
+                key_status=evidence(key_id),
+            )
+        return result.to_cbor()
 
     # -- auditing --------------------------------------------------------------------
 

@@ -29,8 +29,11 @@ LAYERS: dict[str, int] = {
     "noc_ledger.events": 5,
     "noc_ledger.logstate": 6,
     "noc_ledger.verify": 7,
+    "noc_ledger.presentation": 8,
+    "noc_ledger.interop": 8,
+    "noc_ledger.splitview": 5,
 }
-EDGE_PREFIXES = ("noc_ledger.ledger", "noc_ledger.cli", "noc_ledger.server")
+EDGE_PREFIXES = ("noc_ledger.ledger", "noc_ledger.client", "noc_ledger.cli", "noc_ledger.server")
 
 #: Standard-library modules that touch files, clocks, the network, processes or the
 #: environment. The core must not import them.

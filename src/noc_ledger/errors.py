@@ -16,6 +16,7 @@ __all__ = [
     "EndedError",
     "ExpiredError",
     "InclusionError",
+    "InconsistencyError",
     "KeyChainError",
     "KeyFileError",
     "ModelError",
@@ -25,6 +26,7 @@ __all__ = [
     "OutOfRangeError",
     "OutOfScopeError",
     "PolicyError",
+    "PresentationError",
     "QuorumError",
     "RevokedError",
     "ScopeError",
@@ -165,6 +167,21 @@ class EndedError(CertificateStatusError):
 
 class OutOfScopeError(CertificateStatusError):
     """The certificate is in force but does not permit what was asked."""
+
+
+class InconsistencyError(ConsistencyError):
+    """Two checkpoints of one log that cannot both be honest (a split view or a rollback):
+    ``first`` and ``second`` are the two signed notes, verbatim, as evidence."""
+
+    def __init__(self, message: str, *, first: bytes = b"", second: bytes = b"") -> None:
+        super().__init__(message)
+        self.first = first
+        self.second = second
+
+
+class PresentationError(VerificationError):
+    """A holder-bound presentation does not verify: wrong audience or nonce, too old, not
+    signed by a holder key listed in the certificate, or not over this bundle."""
 
 
 class StorageError(NocLedgerError):

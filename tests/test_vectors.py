@@ -16,7 +16,9 @@ from noc_ledger.events import KeyEvent, StatusEvent
 from noc_ledger.logstate import Authority, replay
 from noc_ledger.model import verify_certificate
 from noc_ledger.note import decode_verifier_key
+from noc_ledger.policy import parse_policy
 from noc_ledger.scope import Amount, Query, Scope, evaluate, is_within
+from noc_ledger.verify import explain_bundle
 from tools import gen_vectors
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
@@ -51,6 +53,7 @@ def test_counts() -> None:
         "merkle": 30,
         "scope": 24,
         "statusmap": 10,
+        "verify": 21,
     }
 
 
@@ -60,6 +63,11 @@ def _outcome(run: Any) -> str:
     except NocLedgerError as exc:
         return type(exc).__name__
     return result if isinstance(result, str) else "valid"
+
+
+def _query(q: dict[str, Any]) -> Query:
+    amount = Amount(**q["amount"]) if "amount" in q else None
+    return Query(q["activity"], q["customer_type"], q["territory"], q.get("product"), amount)
 
 
 def _check(kind: str, v: dict[str, Any]) -> str:
@@ -119,11 +127,7 @@ def _check(kind: str, v: dict[str, Any]) -> str:
     if kind == "scope":
         if "query" in v:
             scope = Scope.from_item(codec.decode(bytes.fromhex(v["scope"])))
-            q = v["query"]
-            amount = Amount(**q["amount"]) if "amount" in q else None
-            query = Query(
-                q["activity"], q["customer_type"], q["territory"], q.get("product"), amount
-            )
+            query = _query(v["query"])
 
             def run_query() -> str:
                 result = evaluate(scope, query)
@@ -194,6 +198,15 @@ def _check(kind: str, v: dict[str, Any]) -> str:
             return "valid"
         replay(entries[: v["failing_index"]], authority)  # the prefix is fine
         return _outcome(lambda: replay(entries, authority))
+    if kind == "verify":
+        policy = parse_policy(v["policy"].encode())
+        verify_query = None if v["query"] is None else _query(v["query"])
+        explained = explain_bundle(
+            bytes.fromhex(v["bundle"]), policy, at=v["at"], query=verify_query
+        )
+        error = None if explained.error is None else type(explained.error).__name__
+        assert error == v["error"], explained.steps[-1]
+        return str(explained.verdict)
     raise AssertionError(f"unknown vector kind {kind}")
 
 

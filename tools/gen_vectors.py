@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from noc_ledger import codec, merkle, signing, statusmap
+from noc_ledger.bundle import Bundle, StatusEvidence
 from noc_ledger.checkpoint import Checkpoint, cosign, sign_checkpoint
 from noc_ledger.errors import NocLedgerError
 from noc_ledger.events import (
@@ -29,6 +30,8 @@ from noc_ledger.events import (
     StatusEvent,
     StatusEventKind,
 )
+from noc_ledger.ledger.ledger import Ledger
+from noc_ledger.ledger.memory import MemoryStore
 from noc_ledger.logstate import Authority, replay
 from noc_ledger.model import (
     NOC_DISCLAIMER_CODE,
@@ -45,6 +48,7 @@ from noc_ledger.model import (
     verify_certificate,
 )
 from noc_ledger.note import Verifier, sign_note
+from noc_ledger.policy import Group, RootKey, encode_policy, make_policy
 from noc_ledger.scope import Amount, Grant, Limit, Query, Scope, Territory, evaluate, is_within
 
 REPO = Path(__file__).resolve().parent.parent
@@ -1545,6 +1549,307 @@ def log_vectors() -> Vectors:
 
 
 # ---------------------------------------------------------------------------------------
+# verify/ (spec/verification.md): one scenario per verdict
+
+
+def _query_or_none(q: Query | None) -> dict[str, Any] | None:
+    return None if q is None else _query_json(q)
+
+
+def verify_vectors() -> Vectors:
+    clock = [T0]
+    ledger = Ledger(
+        MemoryStore(),
+        origin=ORIGIN,
+        authority=Authority(ROOT.public_key, ROOT_SCOPE),
+        log_signer=LOG,
+        clock=lambda: clock[0],
+    )
+    ledger.record_key_event(_delegation(), ROOT)
+
+    def noc_numbered(n: int) -> Certificate:
+        return dataclasses.replace(sample_noc(), number=f"VARA/NOC/2026/{n:04d}")
+
+    main, suspended, partial, revoked, surrendered = (noc_numbered(n) for n in (1, 2, 3, 4, 5))
+    for cert in (main, suspended, partial, revoked, surrendered):
+        ledger.issue(cert, AUTHORITY)
+    early_size = ledger.size()
+    clock[0] = T0 + 10 * DAY
+    at = clock[0] + 3600
+
+    def event(kind: StatusEventKind, cert: Certificate, **kw: Any) -> None:
+        ledger.record(StatusEvent(kind, cert.id, clock[0], clock[0], **kw), AUTHORITY)
+
+    event(StatusEventKind.SUSPEND, suspended, reason=ReasonCode.AML_CFT_FAILURE)
+    event(
+        StatusEventKind.SUSPEND,
+        partial,
+        reason=ReasonCode.CONDITIONS_NOT_MET,
+        activities=("prep.aml_registration",),
+    )
+    event(StatusEventKind.REVOKE, revoked, reason=ReasonCode.FALSE_INFORMATION)
+    event(StatusEventKind.SURRENDER, surrendered)
+    log_vkey = Verifier.for_key(ORIGIN, LOG.public_key)
+    witness_vkey = Verifier.for_key(WITNESS_NAME, WITNESS.public_key, sig_type=0x04)
+
+    def policy(**changes: Any) -> bytes:
+        args: dict[str, Any] = {
+            "roots": [RootKey(ROOT.public_key, ROOT_SCOPE)],
+            "logs": [log_vkey],
+            "quorum": None,
+            "max_status_age": 2 * DAY,
+            "authority": "Virtual Assets Regulatory Authority",
+        }
+        args.update(changes)
+        return encode_policy(make_policy(**args))
+
+    aml = Query("prep.aml_registration", "retail", "AE")
+    fiat = Query("va.exchange.fiat", "retail", "AE")
+    main_bundle = ledger.bundle(main.id)
+    parsed = Bundle.from_cbor(main_bundle)
+
+    def altered(**changes: Any) -> bytes:
+        return dataclasses.replace(parsed, **changes).to_cbor()
+
+    flipped_proof = dataclasses.replace(
+        parsed.certificate,
+        proof=(_flip(parsed.certificate.proof[0]), *parsed.certificate.proof[1:]),
+    )
+    bad_sig = bytearray(parsed.certificate.entry)
+    bad_sig[-1] ^= 1
+    flipped_status = StatusEvidence(
+        parsed.certificate_status.value,
+        statusmap.StatusProof(
+            tuple(
+                _flip(h) if i == len(parsed.certificate_status.proof.siblings) - 1 else h
+                for i, h in enumerate(parsed.certificate_status.proof.siblings)
+            ),
+            parsed.certificate_status.proof.other_key,
+            parsed.certificate_status.proof.other_value_hash,
+        ),
+    )
+    other_root = signing.Ed25519Signer(hashlib.sha256(b"noc-ledger vectors: stranger").digest())
+    cases: list[tuple[str, str, bytes, bytes, int, Query | None, str, str]] = [
+        ("valid", "a NOC permits AML registration", main_bundle, policy(), at, aml, "valid", ""),
+        (
+            "valid-no-query",
+            "a NOC in force, no query",
+            main_bundle,
+            policy(),
+            at,
+            None,
+            "valid",
+            "",
+        ),
+        (
+            "out-of-scope",
+            "a NOC does not permit a fiat exchange",
+            main_bundle,
+            policy(),
+            at,
+            fiat,
+            "out-of-scope",
+            "OutOfScopeError",
+        ),
+        (
+            "not-yet-valid",
+            "asked about a time before the NOC's validity",
+            main_bundle,
+            policy(max_status_age=30 * DAY),
+            T0 - DAY,
+            aml,
+            "not-yet-valid",
+            "NotYetValidError",
+        ),
+        (
+            "expired",
+            "asked about a time after the NOC's end date",
+            main_bundle,
+            policy(max_status_age=400 * DAY),
+            (main.valid_until or 0) + 1,
+            aml,
+            "expired",
+            "ExpiredError",
+        ),
+        (
+            "suspended",
+            "a suspended NOC",
+            ledger.bundle(suspended.id),
+            policy(),
+            at,
+            aml,
+            "suspended",
+            "SuspendedError",
+        ),
+        (
+            "suspended-grant",
+            "the only grant permitting the query is suspended",
+            ledger.bundle(partial.id),
+            policy(),
+            at,
+            aml,
+            "suspended",
+            "SuspendedError",
+        ),
+        (
+            "partial-suspension-other-grant",
+            "another grant of a partly suspended NOC is still usable",
+            ledger.bundle(partial.id),
+            policy(),
+            at,
+            Query("prep.licence_application", "retail", "AE"),
+            "valid",
+            "",
+        ),
+        (
+            "revoked",
+            "a revoked NOC (reason false-information)",
+            ledger.bundle(revoked.id),
+            policy(),
+            at,
+            aml,
+            "revoked",
+            "RevokedError",
+        ),
+        (
+            "revoked-asked-before",
+            "the revoked NOC, asked about a time before the revocation",
+            ledger.bundle(revoked.id),
+            policy(),
+            T0 + DAY,
+            aml,
+            "valid",
+            "",
+        ),
+        (
+            "ended",
+            "a surrendered NOC",
+            ledger.bundle(surrendered.id),
+            policy(),
+            at,
+            aml,
+            "ended",
+            "EndedError",
+        ),
+        (
+            "stale",
+            "status older than the policy's maximum age: can't tell",
+            main_bundle,
+            policy(),
+            clock[0] + 2 * DAY + 1,
+            aml,
+            "stale",
+            "StaleError",
+        ),
+        (
+            "not-covered",
+            "the checkpoint predates the certificate: can't tell",
+            altered(checkpoint=ledger.checkpoint_at(1)),
+            policy(),
+            T0 + 60,
+            aml,
+            "not-covered",
+            "NotCoveredError",
+        ),
+        (
+            "tampered-certificate",
+            "a byte of the certificate entry flipped: its leaf is no longer in the tree",
+            altered(certificate=dataclasses.replace(parsed.certificate, entry=bytes(bad_sig))),
+            policy(),
+            at,
+            aml,
+            "invalid",
+            "InclusionError",
+        ),
+        (
+            "untrusted-log",
+            "the policy trusts another log key for the origin",
+            main_bundle,
+            policy(logs=[Verifier.for_key(ORIGIN, other_root.public_key)]),
+            at,
+            aml,
+            "invalid",
+            "SignatureError",
+        ),
+        (
+            "quorum",
+            "the policy requires a witness cosignature the checkpoint lacks",
+            main_bundle,
+            policy(witnesses=[witness_vkey], groups=[Group("w", 1, (WITNESS_NAME,))], quorum="w"),
+            at,
+            aml,
+            "invalid",
+            "QuorumError",
+        ),
+        (
+            "quorum-met",
+            "the same checkpoint cosigned by the witness",
+            altered(checkpoint=cosign(parsed.checkpoint, WITNESS_NAME, WITNESS, time=clock[0])),
+            policy(witnesses=[witness_vkey], groups=[Group("w", 1, (WITNESS_NAME,))], quorum="w"),
+            at,
+            aml,
+            "valid",
+            "",
+        ),
+        (
+            "inclusion",
+            "a hash of the certificate's inclusion proof flipped",
+            altered(certificate=flipped_proof),
+            policy(),
+            at,
+            aml,
+            "invalid",
+            "InclusionError",
+        ),
+        (
+            "untrusted-root",
+            "the delegation is signed by a root the policy does not list",
+            main_bundle,
+            policy(roots=[RootKey(other_root.public_key, ROOT_SCOPE)]),
+            at,
+            aml,
+            "invalid",
+            "KeyChainError",
+        ),
+        (
+            "status-proof",
+            "a hash of the certificate's status proof flipped",
+            altered(certificate_status=flipped_status),
+            policy(),
+            at,
+            aml,
+            "invalid",
+            "StatusProofError",
+        ),
+        (
+            "status-of-another-certificate",
+            "the status evidence of another certificate",
+            altered(
+                certificate_status=Bundle.from_cbor(ledger.bundle(revoked.id)).certificate_status
+            ),
+            policy(),
+            at,
+            aml,
+            "invalid",
+            "StatusProofError",
+        ),
+    ]
+    assert early_size == 6
+    out: Vectors = {}
+    for name, desc, bundle, pol, when, query, verdict, error in cases:
+        out[f"verify/{name}.json"] = {
+            "description": desc,
+            "bundle": bundle.hex(),
+            "policy": pol.decode(),
+            "at": when,
+            "query": _query_or_none(query),
+            "expect": verdict,
+            "error": error or None,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def build_all() -> Vectors:
@@ -1560,6 +1865,7 @@ def build_all() -> Vectors:
         checkpoint_vectors,
         statusmap_vectors,
         log_vectors,
+        verify_vectors,
     ):
         vectors.update(part())
     for v in vectors.values():

@@ -1571,7 +1571,7 @@ def verify_vectors() -> Vectors:
         return dataclasses.replace(sample_noc(), number=f"VARA/NOC/2026/{n:04d}")
 
     main, suspended, partial, revoked, surrendered = (noc_numbered(n) for n in (1, 2, 3, 4, 5))
-    for cert in (main, suspended, partial, revoked, surrendered):
+    for cert in (main, suspended, partial, revoked, surrendered, sample_noc()):
         ledger.issue(cert, AUTHORITY)
     early_size = ledger.size()
     clock[0] = T0 + 10 * DAY
@@ -1834,7 +1834,33 @@ def verify_vectors() -> Vectors:
             "StatusProofError",
         ),
     ]
-    assert early_size == 6
+    # Later: the base NOC is upgraded to the licence.
+    clock[0] = T0 + 91 * DAY
+    upgraded_at = clock[0] + 3600
+    ledger.issue(sample_licence(), AUTHORITY)
+    cases += [
+        (
+            "superseded",
+            "a NOC upgraded to a licence ends superseded, naming its successor",
+            ledger.bundle(sample_noc().id),
+            policy(),
+            upgraded_at,
+            aml,
+            "superseded",
+            "SupersededError",
+        ),
+        (
+            "licence-valid",
+            "the licence permits exchange services for retail customers in Dubai",
+            ledger.bundle(sample_licence().id),
+            policy(),
+            upgraded_at,
+            Query("va.exchange.fiat", "retail", "AE-DU", "asset:btc", Amount(50_000, "AED")),
+            "valid",
+            "",
+        ),
+    ]
+    assert early_size == 7
     out: Vectors = {}
     for name, desc, bundle, pol, when, query, verdict, error in cases:
         out[f"verify/{name}.json"] = {

@@ -1570,7 +1570,7 @@ def verify_vectors() -> Vectors:
     def noc_numbered(n: int) -> Certificate:
         return dataclasses.replace(sample_noc(), number=f"VARA/NOC/2026/{n:04d}")
 
-    main, suspended, partial, revoked, surrendered = (noc_numbered(n) for n in (1, 2, 3, 4, 5))
+    main, suspended, partial, revoked, surrendered = (noc_numbered(n) for n in (11, 12, 13, 14, 15))
     for cert in (main, suspended, partial, revoked, surrendered, sample_noc()):
         ledger.issue(cert, AUTHORITY)
     early_size = ledger.size()

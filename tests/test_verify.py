@@ -262,3 +262,15 @@ def test_every_byte_change_of_a_bundle_is_rejected(world: tuple[Ledger, Clock]) 
     assert bad == len(data)
     # and the canonical encoding is checked before anything else
     assert codec.decode(data) is not None
+
+
+def test_ledger_exports_its_own_policy(world: tuple[Ledger, Clock]) -> None:
+    from noc_ledger.policy import parse_policy
+
+    ledger, _ = world
+    text = ledger.trust_policy(
+        max_status_age=DAY_AGE, authority_name="Virtual Assets Regulatory Authority"
+    )
+    published = parse_policy(text)
+    assert published == policy()
+    verify_bundle(ledger.bundle(sample_noc().id), published, at=T0 + 60, query=AML)

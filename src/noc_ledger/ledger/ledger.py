@@ -25,6 +25,8 @@ from noc_ledger.events import CertStatus, KeyEvent, KeyStatus, StatusEvent
 from noc_ledger.ledger.store import Reader, Store, Transaction
 from noc_ledger.logstate import Applied, Authority, MemoryState, apply_entry, decode_key_event
 from noc_ledger.model import Certificate, sign_certificate
+from noc_ledger.note import Verifier
+from noc_ledger.policy import Group, RootKey, encode_policy, make_policy
 
 __all__ = ["AuditReport", "Ledger", "Receipt", "StatusProofBundle"]
 
@@ -386,6 +388,33 @@ class Ledger:
                 key_status=evidence(key_id),
             )
         return result.to_cbor()
+
+    def trust_policy(
+        self,
+        *,
+        max_status_age: int,
+        authority_name: str | None = None,
+        witnesses: Sequence[Verifier] = (),
+        groups: Sequence[Group] = (),
+        quorum: str | None = None,
+    ) -> bytes:
+        """The trust policy a regulator publishes for this ledger (spec/policy.md): its
+        root key and scope, its log key under its origin, and the witnesses and quorum
+        given. ``quorum=None`` is written as the explicit ``quorum none``.
+
+        Raises:
+            PolicyError: the witnesses, groups or quorum break a rule of spec/policy.md.
+        """
+        policy = make_policy(
+            roots=[RootKey(self.authority.root_public_key, self.authority.root_scope)],
+            logs=[Verifier.for_key(self.origin, self._log_signer.public_key)],
+            witnesses=witnesses,
+            groups=groups,
+            quorum=quorum,
+            max_status_age=max_status_age,
+            authority=authority_name,
+        )
+        return encode_policy(policy)
 
     # -- auditing --------------------------------------------------------------------
 

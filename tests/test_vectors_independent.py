@@ -18,7 +18,13 @@ be written from the spec text and the vectors alone. What is used instead:
 * revocation.md §2-§3: the sparse Merkle tree from its items, proof generation (§3.2),
   the one encoding (§3.3) and verification (§3.4);
 * events.md §3.3-§5 and revocation.md §6: a replay of whole logs that recomputes every
-  tree root, every record of the status map and every status root from the entries.
+  tree root, every record of the status map and every status root from the entries;
+* policy.md §3-§7: the trust-policy parser (every failure PolicyError), the canonical form
+  and the quorum rule;
+* bundle.md §2-§3 and verification.md §2-§3: bundle decoding and the fourteen steps, each
+  failing with the class it names, mapped to the verdicts of §2; bundles are also built
+  here from replayed logs (checkpoint signed with the log test key, every proof generated
+  by this file) to reach the steps no vector reaches.
 
 Every failure is reported with the class the spec names for it, and a rejected vector must
 fail with exactly its ``expect`` class: encoding.md §6 (every failure: DecodeError),
@@ -42,12 +48,37 @@ Readings where the spec text is open (the vectors decide none of them unless sta
 * events.md §4.3 "a later instrument": the order of certificate.md §3.2's CDDL.
 * events.md §4.2/§4.4: a suspension or reinstatement of grants is a transition (history,
   since and index updated, reason kept); "suspend (whole)" applies to an active
-  certificate with suspended grants and clears them; the record's reason is the event's.
-* events.md §2: the activities of key 7 are any text (a status event names no vocabulary)
-  and are not matched against the certificate's grants.
+  certificate with suspended grants and keeps the list (§4.2: "A whole suspension of a
+  certificate with suspended grants keeps the list"), so a record in state ``suspended``
+  may carry key 7, although §4.4's CDDL comment says "(state active)"; a terminal event or
+  a supersession clears the list (§4.2 does not say); the record's reason is the event's.
+* events.md §2: the activities of key 7 are any text (a status event names no vocabulary);
+  §4.2's table: a grant suspension must name activities of grants of the certificate
+  (TransitionError otherwise).
 * events.md §3: "(delegate: required)" fields missing are ModelError (the
   key-delegate-without-scope vector); fields of the other kind are not refused.
 * checkpoint.md §3.3/§4.2 "control character": U+0000-U+001F, as in the note grammar.
+
+Readings of verification.md §3 and bundle.md (no vector decides them):
+
+* "Each step raises exactly the error class named": in step 3 a known witness's bad
+  cosignature is QuorumError (checkpoint.md §5.2 would say SignatureError); in step 7
+  every failure of the link, envelope and payload included, is KeyChainError; in step 8
+  every failure of the certificate's envelope (signing.md §4 steps 1-8) is SignatureError
+  and only the payload's are DecodeError / ModelError; in steps 10 and 11 an absent record,
+  a record that does not decode or one naming another index is StatusProofError (a "proof
+  problem").
+* Step 2: the note is decoded first (a malformed note: DecodeError), then the first line of
+  its text selects the log key (none: SignatureError), then the checkpoint body is parsed.
+* bundle.md §3 "an element of the wrong type": a status proof is decoded at step 1 by
+  revocation.md §3.3 (DecodeError), its size and nesting limits counted from the proof
+  itself; the sizes of inclusion-proof hashes (`[* bstr]`) are left to step 6.
+* bundle.md §2 "exactly one link": a chain of 2 to 8 links decodes and fails step 7.
+* Step 7 also applies events.md §3.1's "valid until MUST be after effective at".
+* Step 14: a grant is suspended when its activity (key 0) is in the record's key 7, read
+  only when `at` is at or after the record's `since` (before it, the state comes from the
+  history, which keeps no grant lists); the result names the matching grants that are not
+  suspended, and the conditions precedent of those grants only.
 """
 
 from __future__ import annotations
@@ -63,7 +94,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeVar
 
 import cbor2
 import pytest
@@ -87,6 +118,7 @@ EXPECTED_COUNTS: Final = {
     "merkle": 30,
     "scope": 24,
     "statusmap": 10,
+    "verify": 23,
 }
 
 DECODE: Final = "DecodeError"
@@ -1704,7 +1736,7 @@ def check_status_record(data: bytes) -> dict[int, Any]:
                 fail(MODEL, "status record: history not oldest first")
         if steps[0][2] < r[3]:
             fail(MODEL, "status record: a state set before the certificate's issuance")
-    if (6 in r) != (r[0] == "superseded") or (7 in r and r[0] != "active"):
+    if (6 in r) != (r[0] == "superseded") or (7 in r and r[0] not in ("active", "suspended")):
         fail(MODEL, "status record: successor or suspended grants in the wrong state")
     if not r[3] <= r[2]:
         fail(MODEL, "status record: set before the certificate's issuance")
@@ -1908,9 +1940,11 @@ class LogReplay:
         suspended = set(record.get(7, []))
         reason = event.get(5)
         if kind == "suspend" and not grants:
-            ok, new_state, new_suspended = state == "active", "suspended", set()
+            ok, new_state, new_suspended = state == "active", "suspended", suspended
         elif kind == "suspend":
-            ok, new_state = state == "active" and not grants & suspended, "active"
+            own = {g[0] for g in self.certificates[cid][8][1]}
+            ok = state == "active" and not grants & suspended and grants <= own
+            new_state = "active"
             new_suspended = suspended | grants
         elif kind == "reinstate" and not grants:
             ok = state == "suspended" or (state == "active" and bool(suspended))
@@ -1925,6 +1959,614 @@ class LogReplay:
             fail(TRANSITION, f"§4.2 item 4: {kind} does not apply in state {state}")
         new = _transition(record, new_state, effective, i, reason, None, sorted(new_suspended))
         return Changes({cid: new})
+
+
+# --------------------------------------------------------------------------------------
+# policy.md: the trust policy (§3-§5 parsing, §6 canonical form, §7.3 quorum)
+# --------------------------------------------------------------------------------------
+
+POLICY: Final = "PolicyError"
+MAX_POLICY_SIZE: Final = 65_536
+MAX_ROOTS: Final = 16
+MAX_LOGS: Final = 16
+MAX_WITNESSES: Final = 64
+MAX_GROUPS: Final = 64
+MAX_AUTHORITY_LENGTH: Final = 256
+POLICY_KEYWORD: Final = "noc-ledger-policy"
+RESERVED_NAMES: Final = frozenset({"none", "all", "any"})
+_POSITIVE_DECIMAL: Final = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def policy_char_forbidden(ch: str) -> bool:
+    """§3.2: C0 controls but LF, U+007F, C1 controls, White_Space but SP and LF, the bidi
+    embedding/override/isolate characters and U+FEFF."""
+    o = ord(ch)
+    return (
+        (o < 0x20 and ch != "\n")
+        or 0x7F <= o <= 0x9F
+        or (ch in WHITE_SPACE and ch not in " \n")
+        or o in _BIDI
+        or o == 0xFEFF
+    )
+
+
+@dataclass(frozen=True)
+class RootKey:
+    public_key: bytes
+    scope: Mapping[int, Any]
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    threshold: int  # k, `any` and `all` resolved (§4.7)
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """§5 step 9: the value a policy file denotes."""
+
+    authority: str | None
+    roots: tuple[RootKey, ...]
+    logs: Mapping[str, NoteVerifier]  # by origin (§4.5)
+    witnesses: Mapping[str, NoteVerifier]  # by name, which is the key name (§4.6)
+    groups: Mapping[str, Group]  # by name
+    quorum: str | None  # None: `quorum none`
+    max_status_age: int
+
+
+class _PolicyReader:
+    """§5 steps 5-8, one directive line at a time; every rule of §4 is checked "as it stands
+    after the lines before it" (step 7)."""
+
+    def __init__(self) -> None:
+        self.header = False
+        self.authority: str | None = None
+        self.roots: list[RootKey] = []
+        self.logs: dict[str, NoteVerifier] = {}
+        self.witnesses: dict[str, NoteVerifier] = {}
+        self.groups: dict[str, Group] = {}
+        self.quorum_seen = False
+        self.quorum: str | None = None
+        self.max_status_age: int | None = None
+        self.keys: set[bytes] = set()  # §4.1 rule 3, over every role
+
+    def line(self, line: str) -> None:
+        if line.startswith(" ") or line.endswith(" ") or "  " in line:
+            fail(POLICY, "§3.3: a directive line with a leading, trailing or double SP")
+        keyword, *args = line.split(" ")
+        if not self.header:  # step 6
+            if keyword != POLICY_KEYWORD:
+                fail(POLICY, f"§5 step 6: the first directive line is {keyword!r}, not the header")
+            if args != ["1"]:
+                fail(POLICY, f"§5 step 6: unsupported version {' '.join(args)!r}")
+            self.header = True
+            return
+        handlers: dict[str, Callable[[list[str]], None]] = {
+            "authority": self._authority,
+            "root": self._root,
+            "log": self._log,
+            "witness": self._witness,
+            "group": self._group,
+            "quorum": self._quorum,
+            "max-status-age": self._max_status_age,
+        }
+        handler = handlers.get(keyword)
+        if handler is None:  # a second header included
+            fail(POLICY, f"§4.1 rule 4: unknown keyword {keyword!r}")
+        handler(args)
+
+    def finish(self) -> TrustPolicy:
+        """Step 8, then step 9."""
+        if not self.header:
+            fail(POLICY, "§5 step 8: no header")
+        if not self.roots or not self.logs:
+            fail(POLICY, "§5 step 8: no root line, or no log line")
+        if not self.quorum_seen or self.max_status_age is None:
+            fail(POLICY, "§5 step 8: no quorum line, or no max-status-age line")
+        return TrustPolicy(
+            self.authority,
+            tuple(self.roots),
+            self.logs,
+            self.witnesses,
+            self.groups,
+            self.quorum,
+            self.max_status_age,
+        )
+
+    def _new_key(self, key: bytes) -> None:
+        if key in self.keys:
+            fail(POLICY, "§4.1 rule 3: a public key appears a second time")
+        self.keys.add(key)
+
+    def _new_name(self, name: str) -> None:
+        """§4.2: a key name, not a keyword, not yet defined as a witness or a group."""
+        if not key_name_ok(name) or name in RESERVED_NAMES:
+            fail(POLICY, f"§4.2: {name!r} is not a key name, or is reserved")
+        if name in self.witnesses or name in self.groups:
+            fail(POLICY, f"§4.2: {name!r} is already defined")
+
+    @staticmethod
+    def _verifier(text: str, sig_type: int) -> NoteVerifier:
+        verifier = parse_verifier_key(text)  # checkpoint.md §2.2 (DecodeError: converted)
+        if verifier.sig_type != sig_type:
+            fail(POLICY, f"a verifier key of type {verifier.sig_type:#04x}, not {sig_type:#04x}")
+        return verifier
+
+    def _authority(self, args: list[str]) -> None:
+        """§4.3: the tokens are the words; §3.3 already allows one SP between them only."""
+        if self.authority is not None:
+            fail(POLICY, "§4.1 rule 2: a second authority line")
+        name = " ".join(args)
+        if not args or len(name) > MAX_AUTHORITY_LENGTH:
+            fail(POLICY, "§4.3: the display name is not 1 to 256 code points")
+        self.authority = name
+
+    def _root(self, args: list[str]) -> None:
+        """§4.4."""
+        if len(self.roots) == MAX_ROOTS:
+            fail(POLICY, "§3.4: more than 16 root lines")
+        if len(args) != 2:
+            fail(POLICY, "§4.4: a root line has a key and a scope")
+        if not _B64_32.fullmatch(args[0]):
+            fail(POLICY, "§4.4: the root key is not canonical base64 of 32 bytes")
+        key = b64_canonical(args[0], "root key")
+        # Strict decoding (canonical, no trailing bytes, limits), then certificate.md §4.7
+        # and §2.2 rule 3 (sets in order: DecodeError in check_scope), all PolicyError here.
+        scope = check_scope(plain(strict_loads(b64_canonical(args[1], "root scope"))), VOCABULARY)
+        self._new_key(key)
+        self.roots.append(RootKey(key, scope))
+
+    def _log(self, args: list[str]) -> None:
+        """§4.5."""
+        if len(self.logs) == MAX_LOGS:
+            fail(POLICY, "§3.4: more than 16 log lines")
+        if len(args) != 1:
+            fail(POLICY, "§4.5: a log line has one verifier key")
+        verifier = self._verifier(args[0], NOTE_KEY_TYPE)
+        if verifier.name in self.logs:
+            fail(POLICY, f"§4.5: a second log for the origin {verifier.name!r}")
+        self._new_key(verifier.public_key)
+        self.logs[verifier.name] = verifier
+
+    def _witness(self, args: list[str]) -> None:
+        """§4.6."""
+        if len(self.witnesses) == MAX_WITNESSES:
+            fail(POLICY, "§3.4: more than 64 witness lines")
+        if len(args) != 2:
+            fail(POLICY, "§4.6: a witness line has a name and a verifier key")
+        name, text = args
+        self._new_name(name)
+        verifier = self._verifier(text, COSIGNATURE_TYPE)
+        if verifier.name != name:
+            fail(POLICY, f"§4.6: the name {name!r} is not the key name {verifier.name!r}")
+        self._new_key(verifier.public_key)
+        self.witnesses[name] = verifier
+
+    def _group(self, args: list[str]) -> None:
+        """§4.7 rules 1-4."""
+        if len(self.groups) == MAX_GROUPS:
+            fail(POLICY, "§3.4: more than 64 group lines")
+        if len(args) < 2:
+            fail(POLICY, "§4.7: a group line has a name and a threshold")
+        name, threshold, *members = args
+        self._new_name(name)  # 1
+        if not members:  # 2
+            fail(POLICY, "§4.7 rule 2: an empty group")
+        for member in members:  # 3
+            if member not in self.witnesses and member not in self.groups:
+                fail(POLICY, f"§4.7 rule 3: {member!r} is not defined on an earlier line")
+        if len(set(members)) != len(members):
+            fail(POLICY, "§4.7 rule 3: a member appears twice")
+        if threshold == "any":
+            k = 1
+        elif threshold == "all":
+            k = len(members)
+        elif _POSITIVE_DECIMAL.fullmatch(threshold):
+            k = int(threshold)
+        else:
+            fail(POLICY, f"§4.7: threshold {threshold!r}")
+        if not 1 <= k <= len(members):  # 4
+            fail(POLICY, f"§4.7 rule 4: threshold {k} of {len(members)} members")
+        self.groups[name] = Group(name, k, tuple(members))
+
+    def _quorum(self, args: list[str]) -> None:
+        """§4.8."""
+        if self.quorum_seen:
+            fail(POLICY, "§4.1 rule 2: a second quorum line")
+        if len(args) != 1:
+            fail(POLICY, "§4.8: a quorum line has one name")
+        name = args[0]
+        if name != "none" and name not in self.witnesses and name not in self.groups:
+            fail(POLICY, f"§4.8: {name!r} is not defined on an earlier line")
+        self.quorum_seen, self.quorum = True, None if name == "none" else name
+
+    def _max_status_age(self, args: list[str]) -> None:
+        """§4.9: a positive decimal from 1 to 2^63 - 1."""
+        if self.max_status_age is not None:
+            fail(POLICY, "§4.1 rule 2: a second max-status-age line")
+        if len(args) != 1 or not _POSITIVE_DECIMAL.fullmatch(args[0]):
+            fail(POLICY, "§4.9: the maximum status age is not a positive decimal")
+        if int(args[0]) > MAX_INT63:
+            fail(POLICY, "§3.4: the maximum status age is above 2^63 - 1")
+        self.max_status_age = int(args[0])
+
+
+def parse_policy(data: bytes) -> TrustPolicy:
+    """policy.md §5 steps 1-9; every failure PolicyError, naming the line."""
+    if len(data) > MAX_POLICY_SIZE:  # 1
+        fail(POLICY, f"§5 step 1: above {MAX_POLICY_SIZE} bytes")
+    try:  # 2: Python's strict decoder refuses overlong forms, surrogates, > U+10FFFF
+        text = data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        fail(POLICY, "§5 step 2: not UTF-8")
+    for offset, ch in enumerate(text):  # 3
+        if policy_char_forbidden(ch):
+            number = text.count("\n", 0, offset) + 1
+            fail(POLICY, f"§5 step 3, line {number}: U+{ord(ch):04X} is forbidden (§3.2)")
+    if not text.endswith("\n"):  # 4 (the empty file included)
+        fail(POLICY, "§5 step 4: empty, or not ending in LF")
+    reader = _PolicyReader()
+    for n, line in enumerate(text[:-1].split("\n"), start=1):  # 5-7
+        if not line or line.startswith("#"):
+            continue
+        try:
+            reader.line(line)
+        except VerifyError as error:
+            fail(POLICY, f"line {n}: {error.reason}")
+    return reader.finish()  # 8, 9
+
+
+def encode_policy(policy: TrustPolicy) -> str:
+    """§6: the canonical form."""
+    b64 = base64.b64encode
+    lines = [f"{POLICY_KEYWORD} 1"]
+    if policy.authority is not None:
+        lines.append(f"authority {policy.authority}")
+    for root in sorted(policy.roots, key=lambda r: r.public_key):
+        key, scope = b64(root.public_key).decode(), b64(encode(root.scope)).decode()
+        lines.append(f"root {key} {scope}")
+    lines += [f"log {format_verifier_key(policy.logs[o])}" for o in sorted(policy.logs)]
+    for name in sorted(policy.witnesses):
+        lines.append(f"witness {name} {format_verifier_key(policy.witnesses[name])}")
+    written, pending = set(policy.witnesses), dict(policy.groups)
+    while pending:  # the smallest name among the groups whose member groups are written
+        name = min(n for n, g in pending.items() if set(g.members) <= written)
+        group = pending.pop(name)
+        lines.append(f"group {name} {group.threshold} {' '.join(sorted(group.members))}")
+        written.add(name)
+    lines.append(f"quorum {'none' if policy.quorum is None else policy.quorum}")
+    lines.append(f"max-status-age {policy.max_status_age}")
+    return "".join(line + "\n" for line in lines)
+
+
+def witnessed(policy: TrustPolicy, name: str, cosigned: frozenset[str]) -> bool:
+    """§7.3 items 1-2: W is ``cosigned``; a group name in W counts for nothing."""
+    if name in policy.witnesses:
+        return name in cosigned
+    group = policy.groups[name]
+    return sum(witnessed(policy, m, cosigned) for m in group.members) >= group.threshold
+
+
+def quorum_met(policy: TrustPolicy, cosigned: frozenset[str]) -> bool:
+    """§7.3 item 3."""
+    return policy.quorum is None or witnessed(policy, policy.quorum, cosigned)
+
+
+# --------------------------------------------------------------------------------------
+# bundle.md: structure (§2) and decoding (§3)
+# --------------------------------------------------------------------------------------
+
+MAX_BUNDLE_SIZE: Final = 1_048_576  # 1 MiB
+MAX_CHAIN: Final = 8
+MAX_BUNDLE_PROOF: Final = 64
+BUNDLE_PROFILE: Final = Profile(max_size=MAX_BUNDLE_SIZE)
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    index: int
+    entry: bytes
+    proof: list[bytes]
+
+
+@dataclass(frozen=True)
+class StatusEvidence:
+    value: bytes | None
+    siblings: list[bytes]
+    other: OtherLeaf
+
+
+@dataclass(frozen=True)
+class Bundle:
+    certificate: LoggedEntry
+    chain: list[LoggedEntry]
+    checkpoint: bytes
+    certificate_status: StatusEvidence
+    key_status: StatusEvidence
+
+
+def _logged_entry(value: Any, where: str) -> LoggedEntry:
+    """[index: uint, entry: bstr, proof: [* bstr]]: the types, at most 64 hashes, an index
+    below 2^63. The hashes' sizes are left to log.md §4.2 (InclusionError, step 6)."""
+    if not (isinstance(value, list) and len(value) == 3):
+        fail(DECODE, f"{where}: not an array of three")
+    index, entry, proof = value
+    if not _is_uint(index) or not isinstance(entry, bytes):
+        fail(DECODE, f"{where}: index or entry of the wrong type")
+    if index >= 2**63:
+        fail(DECODE, f"{where}: index of 2^63 or more")
+    if not (isinstance(proof, list) and all(isinstance(p, bytes) for p in proof)):
+        fail(DECODE, f"{where}: proof is not an array of byte strings")
+    if len(proof) > MAX_BUNDLE_PROOF:
+        fail(DECODE, f"{where}: a proof of {len(proof)} hashes")
+    return LoggedEntry(index, entry, proof)
+
+
+def _status_evidence(value: Any, where: str) -> StatusEvidence:
+    """[value: bstr / null, proof: status-proof]; the proof decoded by revocation.md §3.3
+    (DecodeError), its limits (8,818 bytes, nesting 2) counted from the proof itself."""
+    if not (isinstance(value, list) and len(value) == 2):
+        fail(DECODE, f"{where}: not an array of two")
+    record, proof = value
+    if record is not None and not isinstance(record, bytes):
+        fail(DECODE, f"{where}: value is neither a byte string nor null")
+    siblings, other = decode_status_proof(encode(proof))  # canonical: the bytes as received
+    return StatusEvidence(record, siblings, other)
+
+
+def decode_bundle(data: bytes) -> Bundle:
+    """bundle.md §3: every failure DecodeError; nothing else is checked."""
+    b = _map(plain(strict_loads(data, BUNDLE_PROFILE)), {0, 1, 2, 3, 4, 5}, set(), "bundle")
+    if type(b[0]) is not int or b[0] != 1:
+        fail(DECODE, f"bundle: unknown version {b[0]!r}")
+    certificate = _logged_entry(b[1], "bundle.certificate")
+    if not isinstance(b[2], list):
+        fail(DECODE, "bundle.chain: not an array")
+    if not 1 <= len(b[2]) <= MAX_CHAIN:
+        fail(DECODE, f"bundle.chain: {len(b[2])} links, not 1 to 8")
+    chain = [_logged_entry(link, f"bundle.chain[{i}]") for i, link in enumerate(b[2])]
+    if not isinstance(b[3], bytes):
+        fail(DECODE, "bundle.checkpoint: not a byte string")
+    certificate_status = _status_evidence(b[4], "bundle.certificate_status")
+    key_status = _status_evidence(b[5], "bundle.key_status")
+    return Bundle(certificate, chain, b[3], certificate_status, key_status)
+
+
+# --------------------------------------------------------------------------------------
+# verification.md: verdicts (§2) and the procedure (§3)
+# --------------------------------------------------------------------------------------
+
+QUORUM: Final = "QuorumError"
+KEY_CHAIN: Final = "KeyChainError"
+OUT_OF_SCOPE: Final = "OutOfScopeError"
+NOT_YET_VALID: Final = "NotYetValidError"
+EXPIRED: Final = "ExpiredError"
+SUSPENDED: Final = "SuspendedError"
+REVOKED: Final = "RevokedError"
+SUPERSEDED: Final = "SupersededError"
+ENDED: Final = "EndedError"
+STALE: Final = "StaleError"
+NOT_COVERED: Final = "NotCoveredError"
+
+#: §2: the verdict of each error class (`valid`: no error).
+VERDICTS: Final[Mapping[str, str]] = {
+    OUT_OF_SCOPE: "out-of-scope",
+    NOT_YET_VALID: "not-yet-valid",
+    EXPIRED: "expired",
+    SUSPENDED: "suspended",
+    REVOKED: "revoked",
+    SUPERSEDED: "superseded",
+    ENDED: "ended",
+    STALE: "stale",
+    NOT_COVERED: "not-covered",
+    **{
+        cls: "invalid"
+        for cls in (DECODE, SIGNATURE, QUORUM, INCLUSION, KEY_CHAIN, STATUS_PROOF, MODEL)
+    },
+}
+#: §2: "The first six after `valid` (and `ended`) are `CertificateStatusError`s".
+CERTIFICATE_STATUS_CLASSES: Final = frozenset(
+    {OUT_OF_SCOPE, NOT_YET_VALID, EXPIRED, SUSPENDED, REVOKED, SUPERSEDED, ENDED}
+)
+#: §3 step 13: the class of each state but `active`.
+STATE_ERRORS: Final[Mapping[str, str]] = {
+    "suspended": SUSPENDED,
+    "revoked": REVOKED,
+    "superseded": SUPERSEDED,
+    "expired": EXPIRED,
+    "surrendered": ENDED,
+    "lapsed": ENDED,
+}
+
+
+class CertificateStatusError(VerifyError):
+    """A CertificateStatusError of §2: the evidence is authentic and says "no"; ``record``
+    is the certificate's status record (reason and effective time, successor id)."""
+
+    def __init__(self, cls: str, reason: str, record: Mapping[int, Any]) -> None:
+        super().__init__(cls, reason)
+        self.record = record
+
+
+@dataclass(frozen=True)
+class Verified:
+    """§3: what the result of a valid bundle carries."""
+
+    certificate: Mapping[int, Any]
+    certificate_id: bytes
+    index: int
+    checkpoint: Checkpoint
+    record: Mapping[int, Any]
+    witnesses: frozenset[str]
+    grants: list[Mapping[int, Any]]  # with a query: the usable matching grants
+    conditions: list[str]  # their conditions precedent, by code point
+    notices: list[Mapping[int, Any]]
+
+
+_T = TypeVar("_T")
+
+
+def _as(cls: str, action: Callable[[], _T]) -> _T:
+    """One step of §3, which "raises exactly the error class named"."""
+    try:
+        return action()
+    except VerifyError as error:
+        raise VerifyError(cls, error.reason) from error
+
+
+def state_at(record: Mapping[int, Any], t: int) -> str | None:
+    """events.md §4.4: the current state if t >= since, else the latest history entry with
+    since <= t; None when the record cannot say."""
+    if t >= record[1]:
+        return str(record[0])
+    for state, since, _ in reversed(record.get(8, [])):
+        if since <= t:
+            return str(state)
+    return None
+
+
+def _key_chain(chain: list[LoggedEntry], policy: TrustPolicy) -> dict[int, Any]:
+    """§3 step 7 (every failure KeyChainError, by the caller): the delegate event."""
+    if len(chain) != 1:  # bundle.md §2: "In version 1 the key chain has exactly one link"
+        fail(KEY_CHAIN, f"{len(chain)} links; version 1 has exactly one")
+    link = chain[0].entry
+    doc = open_sign1(link)
+    if doc.content_type != KEY_EVENT_TYPE:
+        fail(KEY_CHAIN, f"the link is a {doc.content_type}, not a key event")
+    root = next((r for r in policy.roots if key_id(r.public_key) == doc.kid), None)
+    if root is None:
+        fail(KEY_CHAIN, "the link's kid is the key id of no root of the policy")
+    event = check_key_event(verify_signed(link, KEY_EVENT_TYPE, root.public_key), VOCABULARY)
+    if event[1] != "delegate":
+        fail(KEY_CHAIN, f"the link is a {event[1]} event")
+    if not event[6] > event[3]:  # events.md §3.1
+        fail(KEY_CHAIN, "valid until is not after effective at")
+    if not scope_within(event[7], root.scope, VOCABULARY):
+        fail(KEY_CHAIN, "the delegated scope is not within the root's scope")
+    return event
+
+
+def verify_bundle(
+    data: bytes, policy: TrustPolicy, at: int, query: Query | None = None
+) -> Verified:
+    """verification.md §3 steps 1-14, in order; the first failing step gives the verdict
+    (VERDICTS[error.cls]). See the verification notes in the module docstring."""
+    # 1. Decode (bundle.md §3).
+    bundle = decode_bundle(data)
+    # 2. Open the checkpoint: its origin (first line) selects the policy's log key.
+    text, _ = decode_note(bundle.checkpoint)  # a malformed note: DecodeError
+    origin = text.split("\n", 1)[0]
+    log = policy.logs.get(origin)
+    if log is None:
+        fail(SIGNATURE, f"step 2: the policy has no log key for origin {origin!r}")
+    checkpoint, body, unverified = open_checkpoint(bundle.checkpoint, origin, log)
+    # 3. Witness quorum over the policy's witnesses that cosigned.
+    witnesses = list(policy.witnesses.values())
+    valid = _as(QUORUM, lambda: verify_cosignatures(body, unverified, witnesses))
+    cosigned = frozenset(name for name, _, _ in valid)
+    if not quorum_met(policy, cosigned):
+        fail(QUORUM, f"step 3: the quorum is not met by {sorted(cosigned)}")
+    # 4. Freshness (a checkpoint newer than `at` is fine).
+    if at - checkpoint.time > policy.max_status_age:
+        fail(STALE, f"step 4: the checkpoint is {at - checkpoint.time} s older than `at`")
+    # 5. Coverage: every entry, the certificate's and the key chain's.
+    entries = [bundle.certificate, *bundle.chain]
+    for logged in entries:
+        if logged.index >= checkpoint.size:
+            fail(NOT_COVERED, f"step 5: index {logged.index}, size {checkpoint.size}")
+    # 6. Inclusion of the entry bytes as received.
+    for logged in entries:
+        leaf = leaf_hash(logged.entry)
+        verify_inclusion(logged.index, checkpoint.size, leaf, logged.proof, checkpoint.root)
+    # 7. Key chain.
+    delegation = _as(KEY_CHAIN, lambda: _key_chain(bundle.chain, policy))
+    link_index = bundle.chain[0].index
+    # 8. Certificate signature (signing.md §4, the envelope: SignatureError), then the
+    #    payload (certificate.md: DecodeError / ModelError).
+    cert_entry = bundle.certificate
+    issuing_key = delegation[2]
+    payload = _as(SIGNATURE, lambda: verify_signed(cert_entry.entry, CERTIFICATE_TYPE, issuing_key))
+    certificate = check_certificate(payload, VOCABULARY)
+    index = cert_entry.index
+    # 9. Issuing authority.
+    if not link_index < index:
+        fail(KEY_CHAIN, f"step 9: certificate index {index} not after delegation {link_index}")
+    if not delegation[3] <= certificate[5] < delegation[6]:
+        fail(KEY_CHAIN, "step 9: issued_at outside [effective at, valid until)")
+    if not scope_within(certificate[8], delegation[7], VOCABULARY):
+        fail(KEY_CHAIN, "step 9: the certificate's scope is not within the delegated scope")
+    # 10. Issuing key status (events.md §3.3).
+    evidence = bundle.key_status
+    issuing_key_id = key_id(issuing_key)
+    verify_status_proof(
+        checkpoint.status_root, issuing_key_id, evidence.value, evidence.siblings, evidence.other
+    )
+    key_value = evidence.value
+    if key_value is None:
+        fail(STATUS_PROOF, "step 10: the issuing key has no record (revocation.md §5 item 3)")
+    key_record = _as(STATUS_PROOF, lambda: check_key_record(key_value))
+    if key_record[1] != link_index:
+        fail(STATUS_PROOF, f"step 10: the key record's delegation index is {key_record[1]}")
+    if not (key_record[1] < index and (2 not in key_record or index < key_record[2])):
+        fail(KEY_CHAIN, f"step 10: the key's record does not allow index {index}")
+    # 11. Certificate status.
+    certificate_id = hashlib.sha256(payload).digest()
+    evidence = bundle.certificate_status
+    verify_status_proof(
+        checkpoint.status_root, certificate_id, evidence.value, evidence.siblings, evidence.other
+    )
+    cert_value = evidence.value
+    if cert_value is None:
+        fail(STATUS_PROOF, "step 11: the certificate has no record (revocation.md §5 item 2)")
+    record = _as(STATUS_PROOF, lambda: check_status_record(cert_value))
+    if record[3] != index:
+        fail(STATUS_PROOF, f"step 11: the record's issuance index is {record[3]}, not {index}")
+    # 12. Validity window.
+    if at < certificate[6]:
+        raise CertificateStatusError(
+            NOT_YET_VALID, f"step 12: before valid_from {certificate[6]}", record
+        )
+    if 7 in certificate and at >= certificate[7]:
+        raise CertificateStatusError(
+            EXPIRED, f"step 12: at or after valid_until {certificate[7]}", record
+        )
+    # 13. Status at `at`.
+    state = state_at(record, at)
+    if state is None:
+        fail(STALE, "step 13: the record cannot tell the state at `at`")
+    if state != "active":
+        raise CertificateStatusError(STATE_ERRORS[state], f"step 13: {state} at {at}", record)
+    # 14. Query. Partial suspensions from the current record only, and only when its state
+    #     is the one at `at` (the version 1 limitation of §3).
+    suspended = set(record.get(7, [])) if at >= record[1] else set()
+    grants = [g for g in certificate[8][1] if g[0] not in suspended]
+    conditions: list[str] = []
+    if query is not None:
+        evaluate(certificate[8], query, VOCABULARY)  # a refused query: ModelError
+        matching = [g for g in certificate[8][1] if grant_permits(g, query, VOCABULARY)]
+        if not matching:
+            raise CertificateStatusError(
+                OUT_OF_SCOPE, "step 14: no grant permits the query", record
+            )
+        grants = [g for g in matching if g[0] not in suspended]
+        if not grants:
+            raise CertificateStatusError(
+                SUSPENDED, "step 14: permitted only by suspended grants", record
+            )
+        conditions = sorted({c for g in grants for c in g.get(7, [])})
+    return Verified(
+        certificate,
+        certificate_id,
+        index,
+        checkpoint,
+        record,
+        cosigned,
+        grants,
+        conditions,
+        certificate.get(10, []),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -1975,10 +2617,14 @@ def test_vector_counts() -> None:
         "merkle": {"valid", INCLUSION, CONSISTENCY},
         "scope": {"permitted", "not-permitted", "within", "not-within", MODEL},
         "statusmap": {"valid", STATUS_PROOF},
+        "verify": {"valid", *VERDICTS.values()},
     }
     for folder, allowed in expects.items():
         for path in _files(folder):
             assert load(path)["expect"] in allowed, path
+    for path in _files("verify"):  # `error`: null when valid, else a class of the verdict
+        v = load(path)
+        assert v["expect"] == ("valid" if v["error"] is None else VERDICTS[v["error"]]), path
 
 
 @pytest.mark.parametrize("path", _params("encoding"))
@@ -2089,6 +2735,29 @@ def _cbor_items() -> Iterator[tuple[str, str, bytes, Profile]]:
         for n, after in enumerate(v.get("after", [])):
             for record_id, record in after["records"].items():
                 yield name, f"after[{n}] record {record_id[:8]}", h(record), STRICT
+    for path in _files("verify"):
+        yield from _bundle_items(f"verify/{path.stem}", load(path))
+
+
+def _bundle_items(name: str, v: dict[str, Any]) -> Iterator[tuple[str, str, bytes, Profile]]:
+    """A bundle and what is inside it: the signed documents of its entries (with their
+    headers and payloads), the status records, the status proofs (the bytes inside the
+    bundle, with the limits of revocation.md §3.3), and the root scopes of the policy."""
+    data = h(v["bundle"])
+    yield name, "bundle", data, BUNDLE_PROFILE
+    bundle = plain(cbor2.loads(data))
+    for part, logged in (("certificate", bundle[1]), *(("link", x) for x in bundle[2])):
+        yield from _signed_items(name, logged[1], f"{part} ")
+    for part, key in (("certificate status", 4), ("key status", 5)):
+        value, proof = bundle[key]
+        if value is not None:
+            yield name, f"{part} record", value, STRICT
+        encoded = encode(proof)
+        assert encoded in data  # the bytes as received, if the bundle is canonical
+        yield name, f"{part} proof", encoded, STATUS_PROOF_PROFILE
+    for line in v["policy"].split("\n"):
+        if line.startswith("root "):
+            yield name, "policy root scope", base64.b64decode(line.split(" ")[2]), STRICT
 
 
 def _signed_items(
@@ -2131,9 +2800,23 @@ def test_every_cbor_item_is_deterministic() -> None:
     # ones, the scopes of 15 query and 9 subset vectors (15 + 9 x 2), the same three items
     # of the 10 event vectors plus the payload field of the 5 valid ones, the 9 status
     # proofs, and per log its root scope (5), the three items of each of its 3 + 6 + 2 + 5
-    # + 2 entries, and the records of story.json after each of its 5 entries (1 + 2 + 3 x 3).
+    # + 2 entries, and the records of story.json after each of its 5 entries (1 + 2 + 3 x 3);
+    # per verify vector its bundle, the three items of its certificate entry and of its one
+    # link, its two status records and two status proofs, and its policy's one root scope.
     assert seen == (
-        11 + 6 + 30 * 3 + 4 + 15 + 9 * 2 + 10 * 3 + 5 + 9 + 5 + 18 * 3 + (1 + 2 + 3 * 3)
+        11
+        + 6
+        + 30 * 3
+        + 4
+        + 15
+        + 9 * 2
+        + 10 * 3
+        + 5
+        + 9
+        + 5
+        + 18 * 3
+        + (1 + 2 + 3 * 3)
+        + 23 * (1 + 3 + 3 + 2 + 2 + 1)
     )
 
 
@@ -3540,6 +4223,16 @@ SCENARIOS: Final[list[tuple[str, Callable[[], list[bytes]], str]]] = [
         TRANSITION,
     ),
     (
+        "suspend-a-grant-the-certificate-lacks",
+        lambda: [*_story(3), _status("suspend", 2, _T0, "other", ["va.transfer"])],
+        TRANSITION,
+    ),
+    (
+        "suspend-a-descendant-of-a-grant",
+        lambda: [*_story(3), _status("suspend", 2, _T0, "other", ["va.exchange.fiat"])],
+        TRANSITION,
+    ),
+    (
         "reinstate-an-active-certificate",
         lambda: [*_story(3), _status("reinstate", 2, _T0)],
         TRANSITION,
@@ -3760,6 +4453,24 @@ def test_replay_records_in_detail() -> None:
         7: _CUSTODY,
         8: [["active", 1767225600, 2]],
     }
+    whole = replay_of(
+        [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("suspend", 2, _T0 + 1, "aml-cft-failure"),
+        ]
+    )
+    assert whole.records[licence][0] == "suspended"
+    assert whole.records[licence][7] == _CUSTODY  # §4.2: a whole suspension keeps the list
+    reinstated = replay_of(
+        [
+            *_story(3),
+            _status("suspend", 2, _T0, "other", _CUSTODY),
+            _status("suspend", 2, _T0 + 1, "aml-cft-failure"),
+            _status("reinstate", 2, _T0 + 2),
+        ]
+    )
+    assert 7 not in reinstated.records[licence]  # a whole reinstatement clears it
     churn = replay_of([*_story(3), *_history_churn()])
     history = churn.records[licence][8]
     assert len(history) == 16 and history[-1] == ["active", _T0 + 18, 21]
@@ -3771,3 +4482,1286 @@ def test_replay_records_in_detail() -> None:
     revoked = replay_of([*_story(3), _revoke_key("authority", 3)])
     authority = key_id(_keys()["authority"])
     assert revoked.records[authority] == {0: "revoked", 1: 0, 2: 3, 3: 3}
+
+
+# --------------------------------------------------------------------------------------
+# verify/ (verification.md, bundle.md, policy.md)
+# --------------------------------------------------------------------------------------
+
+
+def _verify_vector(v: dict[str, Any]) -> Verified:
+    query = None if v["query"] is None else _query(v["query"])
+    return verify_bundle(h(v["bundle"]), parse_policy(v["policy"].encode("utf-8")), v["at"], query)
+
+
+def _certificate_id(bundle: bytes) -> bytes:
+    """The id of a bundle's certificate (certificate.md §3.10), from the entry alone."""
+    entry = plain(cbor2.loads(bundle))[1][1]
+    return hashlib.sha256(open_sign1(entry).payload).digest()
+
+
+#: For each valid vector: the activities of the usable grants and the witnesses that cosigned.
+_VALID_RESULTS: Final = {
+    "licence-valid": (["va.exchange"], frozenset()),
+    "partial-suspension-other-grant": (["prep.licence_application"], frozenset()),
+    "quorum-met": (["prep.aml_registration"], frozenset({"witness.example"})),
+    "revoked-asked-before": (["prep.aml_registration"], frozenset()),
+    "valid": (["prep.aml_registration"], frozenset()),
+    "valid-no-query": (
+        ["prep.aml_registration", "prep.licence_application", "prep.local_incorporation"],
+        frozenset(),
+    ),
+}
+
+
+@pytest.mark.parametrize("path", _params("verify"))
+def test_verify(path: Path) -> None:
+    v = load(path)
+    policy = parse_policy(v["policy"].encode("utf-8"))
+    assert encode_policy(policy) == v["policy"]  # every vector's policy is canonical (§6)
+    assert v["expect"] == ("valid" if v["error"] is None else VERDICTS[v["error"]])
+    if v["expect"] != "valid":
+        with pytest.raises(VerifyError) as caught:
+            _verify_vector(v)
+        assert caught.value.cls == v["error"], caught.value.reason
+        status_error = isinstance(caught.value, CertificateStatusError)
+        assert status_error == (v["error"] in CERTIFICATE_STATUS_CLASSES)
+        if isinstance(caught.value, CertificateStatusError):  # §2: with reason, successor
+            record = caught.value.record
+            if v["error"] == REVOKED:
+                assert record[5] == "false-information" and record[1] <= v["at"]
+            if v["error"] == SUPERSEDED:
+                licence = load(VECTORS / "verify" / "licence-valid.json")
+                assert record[6] == _certificate_id(h(licence["bundle"]))
+        return
+    result = _verify_vector(v)
+    activities, witnesses = _VALID_RESULTS[path.stem]
+    assert [g[0] for g in result.grants] == activities
+    assert result.witnesses == witnesses
+    assert result.certificate_id == _certificate_id(h(v["bundle"]))
+    assert result.index == plain(cbor2.loads(h(v["bundle"])))[1][0] == result.record[3]
+    assert result.conditions == sorted({c for g in result.grants for c in g.get(7, [])})
+    codes = [n[0] for n in result.notices]
+    assert (NOT_AN_OPERATING_LICENCE in codes) == (result.certificate[1] == "noc")
+
+
+def test_verify_vectors_cover_every_verdict() -> None:
+    """verification.md §2: each of the eleven verdicts has a vector; the error classes of
+    `invalid` that none exercises are DecodeError and ModelError."""
+    seen = {(load(p)["expect"], load(p)["error"]) for p in _files("verify")}
+    assert {e for e, _ in seen} == {"valid", *VERDICTS.values()}
+    invalid = {c for e, c in seen if e == "invalid"}
+    assert invalid == {SIGNATURE, QUORUM, INCLUSION, KEY_CHAIN, STATUS_PROOF}
+
+
+def test_verify_vectors_are_one_log() -> None:
+    """The bundles come from one log (the superseded NOC and the licence upgrading it are
+    story.json's entries 1 and 2), proven against checkpoints of sizes 1, 11 and 12."""
+    bundles = {p.stem: plain(cbor2.loads(h(load(p)["bundle"]))) for p in _files("verify")}
+    noc = _certificate_id(encode(bundles["superseded"]))
+    licence = _certificate_id(encode(bundles["licence-valid"]))
+    assert (noc, licence) == (_story_id(1), _story_id(2))
+    edges = plain(cbor2.loads(open_sign1(bundles["licence-valid"][1][1]).payload))[11]
+    assert edges == [{0: "upgrades", 1: noc}]
+    links = {b[2][0][1] for b in bundles.values()}
+    assert links == {_story(1)[0]}  # one delegation, story.json's first entry
+    sizes = {b[3].decode("utf-8").split("\n")[1] for b in bundles.values()}
+    assert sizes == {"1", "11", "12"}
+
+
+_VALID_AT: Final = 1768093200  # valid.json's `at`; its checkpoint's time is 1768089600
+
+
+def _vector_with(name: str, **changes: Any) -> dict[str, Any]:
+    v = load(VECTORS / "verify" / f"{name}.json")
+    v.update(changes)
+    return v
+
+
+def _long_lived(policy: str) -> str:
+    """The policy with a maximum status age of a year, so that `at` can move freely."""
+    return policy.replace("max-status-age 172800", "max-status-age 31536000")
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "expect"),
+    [
+        # §3 step 4: at − time > max-status-age; equality is fresh, a later checkpoint too.
+        pytest.param("valid", {"at": 1768089600 + 172800}, "valid", id="age-at-the-limit"),
+        pytest.param("valid", {"at": 1768089600 + 172801}, STALE, id="age-above-the-limit"),
+        pytest.param("valid", {"at": 1767225600}, "valid", id="checkpoint-after-at"),
+        # Step 12: valid_from inclusive, valid_until exclusive.
+        pytest.param("valid", {"at": 1767225599}, NOT_YET_VALID, id="before-valid-from"),
+        pytest.param("expired", {"at": 1782777599}, "valid", id="before-valid-until"),
+        pytest.param("expired", {"at": 1782777600}, EXPIRED, id="at-valid-until"),
+        pytest.param("licence-valid", {"at": 1775001599}, NOT_YET_VALID, id="licence-not-yet"),
+        # Step 13 (events.md §4.4): the history decides before `since`.
+        pytest.param("revoked", {"at": 1768089599}, "valid", id="revoked-just-before"),
+        pytest.param("revoked", {"at": 1768089600}, REVOKED, id="revoked-at-since"),
+        pytest.param("suspended", {"at": 1768089599}, "valid", id="suspended-just-before"),
+        pytest.param("ended", {"at": 1768089599}, "valid", id="surrendered-just-before"),
+        pytest.param("superseded", {"at": 1775001599}, "valid", id="superseded-just-before"),
+        # Step 14: a partial suspension matters only for a query the suspended grant serves.
+        pytest.param("suspended-grant", {"query": None}, "valid", id="partial-no-query"),
+        pytest.param("suspended-grant", {"at": 1768089599}, "valid", id="partial-before-since"),
+        pytest.param(
+            "valid",
+            {"query": {"activity": "prep.aml", "customer_type": "retail", "territory": "AE"}},
+            MODEL,
+            id="query-unknown-activity",
+        ),
+        pytest.param(
+            "valid",
+            {"query": {"activity": "prep", "customer_type": "retail", "territory": "AE"}},
+            OUT_OF_SCOPE,
+            id="query-parent-activity",
+        ),
+        pytest.param(
+            "valid",
+            {
+                "query": {
+                    "activity": "prep.aml_registration",
+                    "customer_type": "retail",
+                    "territory": "AE-DU",
+                }
+            },
+            "valid",
+            id="query-subdivision",
+        ),
+        # The same bundles under the policy of valid.json (quorum none, no witness).
+        pytest.param(
+            "quorum",
+            {"policy": load(VECTORS / "verify" / "valid.json")["policy"]},
+            "valid",
+            id="no-quorum-needed",
+        ),
+        pytest.param(
+            "untrusted-log",
+            {"policy": load(VECTORS / "verify" / "valid.json")["policy"]},
+            "valid",
+            id="trusted-log",
+        ),
+        pytest.param(
+            "untrusted-root",
+            {"policy": load(VECTORS / "verify" / "valid.json")["policy"]},
+            "valid",
+            id="trusted-root",
+        ),
+    ],
+)
+def test_verify_vector_variants(name: str, changes: dict[str, Any], expect: str) -> None:
+    """The vectors' bundles at other times, with other queries and policies."""
+    v = _vector_with(name, **changes)
+    if expect == "valid":
+        _verify_vector(v)
+    else:
+        assert_rejected(expect, lambda: _verify_vector(v))
+
+
+def test_verify_quorum_met_without_witness_policy() -> None:
+    # A cosignature by a witness the policy does not list is ignored (§3 step 3).
+    v = _vector_with("quorum-met", policy=load(VECTORS / "verify" / "valid.json")["policy"])
+    assert _verify_vector(v).witnesses == frozenset()
+
+
+Edit = Callable[[dict[int, Any]], object]
+
+
+def _bundle_of(name: str) -> dict[int, Any]:
+    bundle: dict[int, Any] = plain(
+        cbor2.loads(h(load(VECTORS / "verify" / f"{name}.json")["bundle"]))
+    )
+    return bundle
+
+
+def _edit_bundle(edit: Edit, name: str = "valid") -> bytes:
+    bundle = _bundle_of(name)
+    edit(bundle)
+    return encode(bundle)
+
+
+def _swap_entries(b: dict[int, Any]) -> None:
+    b[1], b[2][0] = b[2][0], b[1]
+
+
+def _flip_cosignature(b: dict[int, Any]) -> None:
+    note: bytes = b[3]
+    line = note.rindex(b"\xe2\x80\x94 witness.example ")
+    text = note[line:].decode("utf-8")
+    name, sig = text[2:-1].split(" ")
+    raw = bytearray(base64.b64decode(sig))
+    raw[-1] ^= 1
+    b[3] = note[:line] + f"\u2014 {name} {base64.b64encode(raw).decode()}\n".encode()
+
+
+def _checkpoint_body(b: dict[int, Any]) -> str:
+    text: str = b[3].decode("utf-8")
+    return text[: text.rindex("\n\n") + 1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        pytest.param(lambda b: None, "valid", id="unchanged"),
+        # bundle.md §3: DecodeError.
+        pytest.param(lambda b: b.update({0: 2}), DECODE, id="version-2"),
+        pytest.param(lambda b: b.update({0: True}), DECODE, id="version-true"),
+        pytest.param(lambda b: b.update({6: 0}), DECODE, id="unknown-key"),
+        pytest.param(lambda b: b.pop(5), DECODE, id="missing-key"),
+        pytest.param(lambda b: b.update({"x": 0}), DECODE, id="text-key"),
+        pytest.param(lambda b: b.update({2: []}), DECODE, id="no-link"),
+        pytest.param(lambda b: b.update({2: b[2] * 9}), DECODE, id="nine-links"),
+        pytest.param(lambda b: b.update({2: b[2][0]}), DECODE, id="chain-not-array"),
+        pytest.param(lambda b: b[1].__setitem__(0, 2**63), DECODE, id="index-2**63"),
+        pytest.param(lambda b: b[1].__setitem__(0, -1), DECODE, id="index-negative"),
+        pytest.param(lambda b: b[1].__setitem__(1, "entry"), DECODE, id="entry-text"),
+        pytest.param(lambda b: b[1].append(0), DECODE, id="entry-of-four"),
+        pytest.param(lambda b: b[1].__setitem__(2, [bytes(32)] * 65), DECODE, id="proof-65"),
+        pytest.param(lambda b: b[1].__setitem__(2, bytes(32)), DECODE, id="proof-not-array"),
+        pytest.param(lambda b: b.update({3: b[3].decode()}), DECODE, id="checkpoint-text"),
+        pytest.param(lambda b: b[4].__setitem__(0, 1), DECODE, id="status-value-int"),
+        pytest.param(lambda b: b[4].append(None), DECODE, id="evidence-of-three"),
+        pytest.param(lambda b: b[4][1].update({4: 0}), DECODE, id="status-proof-key-4"),
+        pytest.param(lambda b: b[5].__setitem__(1, [0]), DECODE, id="status-proof-array"),
+        pytest.param(lambda b: b[4][1][2].__setitem__(0, bytes(32)), DECODE, id="zero-sibling"),
+        pytest.param(lambda b: b[4][1].update({1: b"\xe9"}), DECODE, id="bitmap-padding"),
+        # Step 2.
+        pytest.param(lambda b: b.update({3: b"\xff" + b[3]}), DECODE, id="note-not-utf8"),
+        pytest.param(lambda b: b.update({3: b[3][:-1]}), DECODE, id="note-without-final-lf"),
+        pytest.param(
+            lambda b: b.update({3: _signed_note("other.example/log" + _checkpoint_body(b)[28:])}),
+            SIGNATURE,
+            id="origin-without-log-key",
+        ),
+        pytest.param(
+            lambda b: b.update({3: _signed_note(_checkpoint_body(b).replace("\n11\n", "\n011\n"))}),
+            DECODE,
+            id="signed-malformed-body",
+        ),
+        pytest.param(
+            lambda b: b.update({3: b[3].replace(b"\n11\n", b"\n12\n")}),
+            SIGNATURE,
+            id="size-changed",
+        ),
+        # Step 5 and 6.
+        pytest.param(lambda b: b[1].__setitem__(0, 2**63 - 1), NOT_COVERED, id="index-2**63-1"),
+        pytest.param(lambda b: b[2][0].__setitem__(0, 11), NOT_COVERED, id="link-not-covered"),
+        pytest.param(lambda b: b[1].__setitem__(0, 2), INCLUSION, id="index-changed"),
+        pytest.param(lambda b: b[2][0][2].pop(), INCLUSION, id="link-proof-short"),
+        pytest.param(lambda b: b[1].__setitem__(2, [bytes(32)] * 64), INCLUSION, id="proof-64"),
+        pytest.param(lambda b: b[1][2].__setitem__(0, b[1][2][0][:31]), INCLUSION, id="hash-31"),
+        # Step 7: the link (any failure KeyChainError); step 8: the certificate.
+        pytest.param(lambda b: b[2].append(b[2][0]), KEY_CHAIN, id="two-links"),
+        pytest.param(lambda b: b[2].__setitem__(0, b[1]), KEY_CHAIN, id="link-is-certificate"),
+        pytest.param(_swap_entries, KEY_CHAIN, id="entries-swapped"),
+        pytest.param(lambda b: b.update({1: b[2][0]}), SIGNATURE, id="certificate-is-link"),
+        # Steps 10 and 11: evidence for another id, or a claim of absence.
+        pytest.param(lambda b: b.update({4: b[5], 5: b[4]}), STATUS_PROOF, id="evidence-swapped"),
+        pytest.param(lambda b: b[4].__setitem__(0, None), STATUS_PROOF, id="status-absent"),
+        pytest.param(lambda b: b[5].__setitem__(0, None), STATUS_PROOF, id="key-absent"),
+        pytest.param(
+            lambda b: b[5].__setitem__(0, encode({0: "delegated", 1: 1})),
+            STATUS_PROOF,
+            id="key-record-changed",
+        ),
+        pytest.param(lambda b: b[4].__setitem__(0, b""), STATUS_PROOF, id="status-value-empty"),
+    ],
+)
+def test_changed_bundles(edit: Edit, expect: str) -> None:
+    """bundle.md §3 and verification.md §3 on valid.json's bundle, changed and re-encoded."""
+    policy = parse_policy(load(VECTORS / "verify" / "valid.json")["policy"].encode("utf-8"))
+    data = _edit_bundle(edit)
+    if expect == "valid":
+        verify_bundle(data, policy, _VALID_AT)
+    else:
+        assert_rejected(expect, lambda: verify_bundle(data, policy, _VALID_AT))
+
+
+def test_bundle_encoding_limits() -> None:
+    """bundle.md §2-§3: canonical and at most 1 MiB, before anything else."""
+    policy = parse_policy(load(VECTORS / "verify" / "valid.json")["policy"].encode("utf-8"))
+    data = h(load(VECTORS / "verify" / "valid.json")["bundle"])
+    for bad in (
+        data + b"\x00",  # trailing byte
+        b"\xb9\x00\x06" + data[1:],  # the map's length not in shortest form
+        encode([data]),  # not a map
+        encode({**_bundle_of("valid"), 3: bytes(MAX_BUNDLE_SIZE)}),  # above 1 MiB
+    ):
+        assert_rejected(DECODE, lambda: verify_bundle(bad, policy, _VALID_AT))  # noqa: B023
+    decode_bundle(data)
+
+
+def test_verify_quorum_cosignature_forged() -> None:
+    """§3 step 3: a known witness's bad cosignature fails the step (QuorumError, the class
+    the step names; checkpoint.md §5.2 would call it SignatureError)."""
+    v = _vector_with("quorum-met", bundle=_edit_bundle(_flip_cosignature, "quorum-met").hex())
+    assert_rejected(QUORUM, lambda: _verify_vector(v))
+
+
+# Bundles built here, from logs of the replay scenarios: the checkpoint signed with the log
+# test key, the status map recomputed by the replay (or given, for a broken log), every
+# proof generated by this file (log.md §4.1, revocation.md §3.2).
+
+_ORIGIN: Final = "authority.example/noc-ledger"
+_STORY_DELEGATION: Final = (1767139200, 1830297600)  # [effective at, valid until)
+_ISSUED: Final = 1767225600  # the story's NOC and licence
+_UPGRADE: Final = 1775001600  # the licence's valid_from: the NOC is superseded then
+_REVOKED: Final = 1780185600  # the story's revocation of the licence
+
+
+def _with_cosignature(note: bytes, timestamp: int) -> bytes:
+    """checkpoint.md §5.1 with the witness test key (as witness.example)."""
+    witness = parse_verifier_key(
+        load(VECTORS / "checkpoint" / "valid-cosigned.json")["witness_key"]
+    )
+    private = _private("witness")
+    text = note.decode("utf-8")
+    signature = private.sign(cosigned_message(timestamp, text[: text.rindex("\n\n") + 1]))
+    raw = witness.key_id + timestamp.to_bytes(8, "big") + signature
+    return note + f"\u2014 {witness.name} {base64.b64encode(raw).decode('ascii')}\n".encode()
+
+
+def _entry_id(entry: bytes) -> bytes:
+    """SHA-256 of a signed document's payload (of the entry if it does not open)."""
+    try:
+        return hashlib.sha256(open_sign1(entry).payload).digest()
+    except VerifyError:
+        return hashlib.sha256(entry).digest()
+
+
+def _delegated_key_id(link: bytes) -> bytes:
+    """The key id of the key a key event names (zeros if the link does not open)."""
+    try:
+        return key_id(plain(cbor2.loads(open_sign1(link).payload))[2])
+    except VerifyError:
+        return bytes(32)
+
+
+def _build_bundle(
+    entries: list[bytes],
+    cert_index: int,
+    time: int,
+    *,
+    link_index: int = 0,
+    size: int | None = None,
+    records: Mapping[bytes, Mapping[int, Any]] | None = None,
+    cosigned_at: int | None = None,
+) -> bytes:
+    """A bundle for entry ``cert_index`` at a checkpoint of the first ``size`` entries."""
+    size = len(entries) if size is None else size
+    if records is None:
+        replay = _replay_for(load(VECTORS / "log" / "story.json"))
+        for entry in entries[:size]:
+            replay.append(entry)
+        items = replay.status_items()
+    else:
+        items = {k: encode(r) for k, r in records.items()}
+    leaves = [leaf_hash(e) for e in entries[:size]]
+    note = _signed_note(
+        encode_checkpoint(Checkpoint(_ORIGIN, size, mth(leaves), time, sm_root(items)))
+    )
+    if cosigned_at is not None:
+        note = _with_cosignature(note, cosigned_at)
+
+    def logged(i: int) -> list[Any]:
+        return [i, entries[i], inclusion_path(i, leaves) if i < size else []]
+
+    def evidence(key: bytes) -> list[Any]:
+        proof = plain(cbor2.loads(encode_status_proof(*sm_prove(items, key))))
+        return [items.get(key), proof]
+
+    certificate_id = _entry_id(entries[cert_index])
+    bundle = {
+        0: 1,
+        1: logged(cert_index),
+        2: [logged(link_index)],
+        3: note,
+        4: evidence(certificate_id),
+        5: evidence(_delegated_key_id(entries[link_index])),
+    }
+    return encode(bundle)
+
+
+def _story_policy(change: Callable[[str], str] = lambda p: p) -> TrustPolicy:
+    return parse_policy(
+        change(_long_lived(load(VECTORS / "verify" / "valid.json")["policy"])).encode()
+    )
+
+
+def _with_witness_quorum(policy: str) -> str:
+    witness = load(VECTORS / "checkpoint" / "valid-cosigned.json")["witness_key"]
+    return policy.replace(
+        "quorum none", f"witness witness.example {witness}\nquorum witness.example"
+    )
+
+
+def _with_root_scope(scope: Mapping[int, Any]) -> Callable[[str], str]:
+    def change(policy: str) -> str:
+        old = base64.b64encode(h(load(VECTORS / "log" / "story.json")["root_scope"])).decode()
+        return policy.replace(old, base64.b64encode(encode(scope)).decode())
+
+    return change
+
+
+_PREP_SCOPE: Final = {
+    0: "noc-ledger-activities/1",
+    1: [{0: "prep", 2: ["institutional", "professional", "retail"], 3: {0: ["AE"]}}],
+}
+_VA_SCOPE: Final = {0: "noc-ledger-activities/1", 1: [{0: "va", 2: ["retail"], 3: {0: ["AE"]}}]}
+_AML_QUERY: Final = Query("prep.aml_registration", "retail", "AE")
+_CUSTODY_QUERY: Final = Query("va.custody", "institutional", "AE-DU")
+_EXCHANGE_QUERY: Final = Query("va.exchange", "retail", "AE-DU")
+
+# (name, bundle, at, query, change to the policy text (``str``: none), expected class)
+BuiltCase = tuple[str, Callable[[], bytes], int, Query | None, Callable[[str], str], str]
+
+BUILT: Final[list[BuiltCase]] = [
+    (
+        "licence-in-force",
+        lambda: _build_bundle(_story(3), 2, _UPGRADE),
+        _UPGRADE,
+        None,
+        str,
+        "valid",
+    ),
+    (
+        "noc-before-upgrade",
+        lambda: _build_bundle(_story(3), 1, _UPGRADE),
+        _UPGRADE - 1,
+        _AML_QUERY,
+        str,
+        "valid",
+    ),
+    (
+        "noc-upgraded",
+        lambda: _build_bundle(_story(3), 1, _UPGRADE),
+        _UPGRADE,
+        _AML_QUERY,
+        str,
+        SUPERSEDED,
+    ),
+    ("licence-suspended", lambda: _build_bundle(_story(4), 2, _T0), _T0, None, str, SUSPENDED),
+    (
+        "licence-before-suspension",
+        lambda: _build_bundle(_story(4), 2, _T0),
+        _T0 - 1,
+        None,
+        str,
+        "valid",
+    ),
+    (
+        "licence-revoked",
+        lambda: _build_bundle(_story(5), 2, _REVOKED),
+        _REVOKED,
+        None,
+        str,
+        REVOKED,
+    ),
+    # The history: suspended between the suspension and the revocation.
+    (
+        "licence-suspended-before-revocation",
+        lambda: _build_bundle(_story(5), 2, _REVOKED),
+        _REVOKED - 1,
+        None,
+        str,
+        SUSPENDED,
+    ),
+    (
+        "noc-expire-event",
+        lambda: _build_bundle([*_story(2), _status("expire", 1, _T0)], 1, _T0),
+        _T0,
+        None,
+        str,
+        EXPIRED,
+    ),
+    (
+        "noc-lapse-event",
+        lambda: _build_bundle([*_story(2), _status("lapse", 1, _T0)], 1, _T0),
+        _T0,
+        None,
+        str,
+        ENDED,
+    ),
+    (
+        "noc-surrender-event",
+        lambda: _build_bundle([*_story(2), _status("surrender", 1, _T0)], 1, _T0),
+        _T0,
+        None,
+        str,
+        ENDED,
+    ),
+    # events.md §3.2, verification.md §3 step 10: the key's record decides.
+    (
+        "key-retired-after",
+        lambda: _build_bundle([*_story(3), _revoke_key("authority", 3)], 2, _T0),
+        _T0,
+        None,
+        str,
+        "valid",
+    ),
+    (
+        "key-compromised",
+        lambda: _build_bundle([*_story(3), _revoke_key("authority", 2)], 2, _T0),
+        _T0,
+        None,
+        str,
+        KEY_CHAIN,
+    ),
+    (
+        "key-compromised-later",
+        lambda: _build_bundle([*_story(3), _revoke_key("authority", 2)], 1, _T0),
+        _UPGRADE - 1,
+        None,
+        str,
+        "valid",
+    ),
+    (
+        "link-is-key-revocation",
+        lambda: _build_bundle([*_story(3), _revoke_key("authority", 3)], 2, _T0, link_index=3),
+        _T0,
+        None,
+        str,
+        KEY_CHAIN,
+    ),
+    # Step 14 with grants suspended (and a whole suspension over them: step 13).
+    (
+        "grant-suspended",
+        lambda: _build_bundle([*_story(3), _status("suspend", 2, _T0, "other", _CUSTODY)], 2, _T0),
+        _T0,
+        _CUSTODY_QUERY,
+        str,
+        SUSPENDED,
+    ),
+    (
+        "other-grant-usable",
+        lambda: _build_bundle([*_story(3), _status("suspend", 2, _T0, "other", _CUSTODY)], 2, _T0),
+        _T0,
+        _EXCHANGE_QUERY,
+        str,
+        "valid",
+    ),
+    (
+        "grant-suspended-later",
+        lambda: _build_bundle([*_story(3), _status("suspend", 2, _T0, "other", _CUSTODY)], 2, _T0),
+        _T0 - 1,
+        _CUSTODY_QUERY,
+        str,
+        "valid",
+    ),
+    (
+        "grant-reinstated",
+        lambda: _build_bundle(
+            [
+                *_story(3),
+                _status("suspend", 2, _T0, "other", _CUSTODY),
+                _status("reinstate", 2, _T0 + 1, None, _CUSTODY),
+            ],
+            2,
+            _T0 + 1,
+        ),
+        _T0 + 1,
+        _CUSTODY_QUERY,
+        str,
+        "valid",
+    ),
+    (
+        "whole-over-grant-suspension",
+        lambda: _build_bundle(
+            [
+                *_story(3),
+                _status("suspend", 2, _T0, "other", _CUSTODY),
+                _status("suspend", 2, _T0 + 1, "other"),
+            ],
+            2,
+            _T0 + 1,
+        ),
+        _T0 + 1,
+        _EXCHANGE_QUERY,
+        str,
+        SUSPENDED,
+    ),
+    # Steps 3, 5 and 7 against the policy.
+    (
+        "not-covered",
+        lambda: _build_bundle(_story(3), 2, _UPGRADE, size=2),
+        _UPGRADE,
+        None,
+        str,
+        NOT_COVERED,
+    ),
+    (
+        "quorum-missing",
+        lambda: _build_bundle(_story(3), 2, _UPGRADE),
+        _UPGRADE,
+        None,
+        _with_witness_quorum,
+        QUORUM,
+    ),
+    (
+        "quorum-met",
+        lambda: _build_bundle(_story(3), 2, _UPGRADE, cosigned_at=_UPGRADE + 5),
+        _UPGRADE,
+        None,
+        _with_witness_quorum,
+        "valid",
+    ),
+    (
+        "root-scope-narrower",
+        lambda: _build_bundle(_story(3), 1, _UPGRADE),
+        _UPGRADE - 1,
+        None,
+        _with_root_scope(_PREP_SCOPE),
+        KEY_CHAIN,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "at", "query", "policy", "expect"),
+    [pytest.param(b, a, q, p, e, id=name) for name, b, a, q, p, e in BUILT],
+)
+def test_built_bundles(
+    build: Callable[[], bytes],
+    at: int,
+    query: Query | None,
+    policy: Callable[[str], str],
+    expect: str,
+) -> None:
+    data = build()
+    trust = _story_policy(policy)
+    if expect == "valid":
+        result = verify_bundle(data, trust, at, query)
+        assert result.record == plain(cbor2.loads(plain(cbor2.loads(data))[4][0]))
+    else:
+        assert_rejected(expect, lambda: verify_bundle(data, trust, at, query))
+
+
+def _recertified(change: Mapping[int, Any]) -> bytes:
+    """The story's NOC with ``change``, signed by the issuing key."""
+    return _entry("authority", CERTIFICATE_TYPE, {**_story_payload(1), **change})
+
+
+def _records(
+    entries: list[bytes],
+    cert_index: int,
+    link_index: int,
+    cert: Mapping[int, Any] | None,
+    key: Mapping[int, Any] | None,
+) -> dict[bytes, Mapping[int, Any]]:
+    out: dict[bytes, Mapping[int, Any]] = {}
+    if cert is not None:
+        out[_entry_id(entries[cert_index])] = cert
+    if key is not None:
+        out[_delegated_key_id(entries[link_index])] = key
+    return out
+
+
+_ACTIVE: Final = {0: "active", 1: _ISSUED, 2: 1, 3: 1, 4: _ISSUED}
+_DELEGATED: Final = {0: "delegated", 1: 0}
+
+
+@pytest.mark.parametrize(
+    ("entries", "cert_index", "link_index", "cert", "key", "expect"),
+    [
+        pytest.param(lambda: _story(2), 1, 0, _ACTIVE, _DELEGATED, "valid", id="honest"),
+        # Step 9: what an honest log refuses (events.md §5 item 3).
+        pytest.param(
+            lambda: [_story(1)[0], _recertified({5: _STORY_DELEGATION[0] - 1})],
+            1,
+            0,
+            {**_ACTIVE, 1: _STORY_DELEGATION[0] - 1, 4: _STORY_DELEGATION[0] - 1},
+            _DELEGATED,
+            KEY_CHAIN,
+            id="issued-before-the-delegation",
+        ),
+        pytest.param(
+            lambda: [_story(1)[0], _recertified({5: _STORY_DELEGATION[1]})],
+            1,
+            0,
+            {**_ACTIVE, 1: _STORY_DELEGATION[1], 4: _STORY_DELEGATION[1]},
+            _DELEGATED,
+            KEY_CHAIN,
+            id="issued-at-valid-until",
+        ),
+        pytest.param(
+            lambda: [_delegate("authority", _VA_SCOPE), _story(2)[1]],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            KEY_CHAIN,
+            id="scope-beyond-the-delegation",
+        ),
+        # Steps 7 and 8: each fails with the class it names, whatever the kind of fault.
+        pytest.param(
+            lambda: [encode([1]), _story(2)[1]],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            KEY_CHAIN,
+            id="link-not-a-signed-document",
+        ),
+        pytest.param(
+            lambda: [
+                _entry("root", KEY_EVENT_TYPE, {**_story_payload(0), 1: "revoke"}),
+                _story(2)[1],
+            ],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            KEY_CHAIN,
+            id="link-payload-model-error",
+        ),
+        pytest.param(
+            lambda: [_entry("root", KEY_EVENT_TYPE, {**_story_payload(0), 0: 2}), _story(2)[1]],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            KEY_CHAIN,
+            id="link-payload-decode-error",
+        ),
+        pytest.param(
+            lambda: [_entry("authority", KEY_EVENT_TYPE, _story_payload(0)), _story(2)[1]],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            KEY_CHAIN,
+            id="link-not-signed-by-a-root",
+        ),
+        pytest.param(
+            lambda: [_story(1)[0], encode([1])],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            SIGNATURE,
+            id="certificate-not-a-signed-document",
+        ),
+        pytest.param(
+            lambda: [_story(1)[0], _entry("other", CERTIFICATE_TYPE, _story_payload(1))],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            SIGNATURE,
+            id="certificate-by-another-key",
+        ),
+        pytest.param(
+            lambda: [_story(1)[0], _recertified({0: 2})],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            DECODE,
+            id="certificate-payload-decode-error",
+        ),
+        pytest.param(
+            lambda: [_story(1)[0], _recertified({10: []})],
+            1,
+            0,
+            _ACTIVE,
+            _DELEGATED,
+            MODEL,
+            id="certificate-payload-model-error",
+        ),
+        pytest.param(
+            lambda: [_story(2)[1], _story(1)[0]],
+            0,
+            1,
+            {**_ACTIVE, 2: 0, 3: 0},
+            {0: "delegated", 1: 1},
+            KEY_CHAIN,
+            id="certificate-before-the-delegation",
+        ),
+        # Steps 10 and 11: records absent, of another entry, not decoding, silent.
+        pytest.param(
+            lambda: _story(2), 1, 0, None, _DELEGATED, STATUS_PROOF, id="no-status-record"
+        ),
+        pytest.param(lambda: _story(2), 1, 0, _ACTIVE, None, STATUS_PROOF, id="no-key-record"),
+        pytest.param(
+            lambda: _story(2),
+            1,
+            0,
+            _ACTIVE,
+            {0: "delegated", 1: 1},
+            STATUS_PROOF,
+            id="key-record-of-another-delegation",
+        ),
+        pytest.param(
+            lambda: _story(2),
+            1,
+            0,
+            _ACTIVE,
+            {0: "retired", 1: 0},
+            STATUS_PROOF,
+            id="key-record-not-decoding",
+        ),
+        pytest.param(
+            lambda: _story(2),
+            1,
+            0,
+            {**_ACTIVE, 3: 0},
+            _DELEGATED,
+            STATUS_PROOF,
+            id="record-of-another-issuance",
+        ),
+        pytest.param(
+            lambda: _story(2),
+            1,
+            0,
+            {0: "active", 1: _ISSUED},
+            _DELEGATED,
+            STATUS_PROOF,
+            id="record-not-decoding",
+        ),
+        pytest.param(
+            lambda: _story(2),
+            1,
+            0,
+            {**_ACTIVE, 0: "suspended", 1: _T0, 2: 1},
+            _DELEGATED,
+            STALE,
+            id="record-cannot-tell",
+        ),
+    ],
+)
+def test_bundles_of_broken_logs(
+    entries: Callable[[], list[bytes]],
+    cert_index: int,
+    link_index: int,
+    cert: Mapping[int, Any] | None,
+    key: Mapping[int, Any] | None,
+    expect: str,
+) -> None:
+    """Steps 9-13 on bundles whose status map is given, not derived (a log that broke the
+    rules of events.md §5, or signed a map that is not its own)."""
+    log = entries()
+    records = _records(log, cert_index, link_index, cert, key)
+    data = _build_bundle(log, cert_index, _T0, link_index=link_index, records=records)
+    policy = _story_policy()
+    if expect == "valid":
+        verify_bundle(data, policy, _T0 - 1, _AML_QUERY)
+    else:
+        assert_rejected(expect, lambda: verify_bundle(data, policy, _T0 - 1, _AML_QUERY))
+
+
+# policy.md
+
+
+def _policy_example() -> str:
+    spec = (ROOT / "spec" / "policy.md").read_text(encoding="utf-8")
+    start = spec.index("```\n", spec.index("<!-- example:begin -->")) + 4
+    return spec[start : spec.index("```", start)]
+
+
+def test_policy_spec_example() -> None:
+    """policy.md §9: the keys from their seeds, the canonical form, the quorum examples."""
+
+    def public(seed_text: str) -> bytes:
+        seed = hashlib.sha256(seed_text.encode()).digest()
+        return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+    text = _policy_example()
+    policy = parse_policy(text.encode("utf-8"))
+    assert policy.authority == "Example Virtual Assets Regulatory Authority"
+    assert [r.public_key for r in policy.roots] == [public("noc-ledger example root key")]
+    assert len(encode(policy.roots[0].scope)) == 126
+    assert policy.logs["log.noc-ledger.example"].public_key == public("noc-ledger example log key")
+    for n, suffix in ((1, ""), (2, " 2"), (3, " 3")):
+        witness = policy.witnesses[f"witness.example/w{n}"]
+        assert witness.public_key == public(f"noc-ledger example witness key{suffix}")
+    assert policy.max_status_age == 86_400
+    lines = [line for line in text.split("\n") if line and not line.startswith("#")]
+    assert encode_policy(policy) == "".join(line + "\n" for line in lines)  # canonical
+    w1, w2, w3 = (f"witness.example/w{n}" for n in (1, 2, 3))
+    assert quorum_met(policy, frozenset({w1, w3}))
+    assert not quorum_met(policy, frozenset({w2, w3}))
+    assert not quorum_met(policy, frozenset({w1}))
+    assert not quorum_met(policy, frozenset({w1, "outside"}))  # a group name counts nothing
+
+
+_BASE_POLICY: Final = _with_witness_quorum(load(VECTORS / "verify" / "valid.json")["policy"])
+_ROOT_LINE: Final = next(line for line in _BASE_POLICY.split("\n") if line.startswith("root "))
+_LOG_LINE: Final = next(line for line in _BASE_POLICY.split("\n") if line.startswith("log "))
+_WITNESS_LINE: Final = next(x for x in _BASE_POLICY.split("\n") if x.startswith("witness "))
+_WITNESS_KEY: Final = _WITNESS_LINE.split(" ")[2]
+
+
+def _policy_with(old: str, new: str) -> str:
+    assert old in _BASE_POLICY
+    return _BASE_POLICY.replace(old, new, 1)
+
+
+def _vkey(name: str, key: str, sig_type: int) -> str:
+    public = _keys()[key]
+    return format_verifier_key(
+        NoteVerifier(name, note_key_id(name, sig_type, public), sig_type, public)
+    )
+
+
+def _root_line(key: bytes, scope: Mapping[int, Any] = _PREP_SCOPE) -> str:
+    return f"root {base64.b64encode(key).decode()} {base64.b64encode(encode(scope)).decode()}"
+
+
+def _extra_roots(n: int) -> str:
+    return "".join(_root_line(hashlib.sha256(b"%d" % i).digest()) + "\n" for i in range(n))
+
+
+def _extra_logs(n: int) -> str:
+    """``n`` log lines for other origins, each with its own key (never checked as a point)."""
+    lines = []
+    for i in range(n):
+        name, public = f"l{i}.example", hashlib.sha256(b"log %d" % i).digest()
+        verifier = NoteVerifier(name, note_key_id(name, 1, public), 1, public)
+        lines.append(f"\nlog {format_verifier_key(verifier)}")
+    return "".join(lines)
+
+
+def _extra_witnesses(n: int) -> str:
+    lines = []
+    for i in range(n):
+        name, public = f"w{i}.example", hashlib.sha256(b"witness %d" % i).digest()
+        verifier = NoteVerifier(name, note_key_id(name, 4, public), 4, public)
+        lines.append(f"\nwitness {name} {format_verifier_key(verifier)}")
+    return "".join(lines)
+
+
+def _extra_groups(n: int) -> str:
+    return "".join(f"group g{i} 1 witness.example\n" for i in range(n))
+
+
+def _padded(size: int) -> str:
+    pad = size - len(_BASE_POLICY.encode()) - 2
+    return "#" + "x" * pad + "\n" + _BASE_POLICY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(_BASE_POLICY, id="base"),
+        pytest.param(
+            "# c\n\n" + _BASE_POLICY.replace("\n", "\n\n# é, ü c\n"), id="comments-blank-lines"
+        ),
+        pytest.param(_padded(MAX_POLICY_SIZE), id="65536-bytes"),
+        pytest.param(
+            _policy_with("authority Virtual Assets Regulatory Authority\n", ""), id="no-authority"
+        ),
+        pytest.param(
+            _policy_with("Virtual Assets Regulatory Authority", "é" * 256), id="authority-256"
+        ),
+        pytest.param(_policy_with("172800", str(2**63 - 1)), id="age-max"),
+        pytest.param(_policy_with("172800", "1"), id="age-1"),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, _WITNESS_LINE + _extra_witnesses(63)), id="64-witnesses"
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", _extra_groups(64) + "quorum g0"), id="64-groups"
+        ),
+        pytest.param(_policy_with(_LOG_LINE, _LOG_LINE + _extra_logs(15)), id="16-logs"),
+        pytest.param(
+            _policy_with(
+                "quorum witness.example", "group g any witness.example\ngroup h all g\nquorum h"
+            ),
+            id="groups-any-all",
+        ),
+        pytest.param(
+            _policy_with(_ROOT_LINE, _ROOT_LINE + "\n" + _extra_roots(15)[:-1]), id="16-roots"
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example\n", "") + "quorum none\n", id="quorum-last"
+        ),
+    ],
+)
+def test_policy_accepted(text: str) -> None:
+    """§5 on accepted files: order, comments, blank lines carry no meaning (§6)."""
+    policy = parse_policy(text.encode("utf-8"))
+    canonical = encode_policy(policy)
+    assert _policy_value(parse_policy(canonical.encode("utf-8"))) == _policy_value(policy)
+    assert encode_policy(parse_policy(canonical.encode("utf-8"))) == canonical
+
+
+def _policy_value(policy: TrustPolicy) -> tuple[Any, ...]:
+    """The policy as a value: the order of roots and of group members carries no meaning."""
+    groups = {n: (g.threshold, sorted(g.members)) for n, g in policy.groups.items()}
+    roots = sorted((r.public_key, encode(r.scope)) for r in policy.roots)
+    fields = (policy.logs, policy.witnesses, policy.quorum, policy.max_status_age)
+    return (policy.authority, roots, groups, *fields)
+
+
+def test_policy_canonical_form_ignores_order() -> None:
+    lines = _BASE_POLICY[:-1].split("\n")
+    shuffled = [lines[0], lines[-1], lines[4], lines[2], lines[3], lines[1], lines[5]]
+    text = "".join(line + "\n" for line in shuffled)
+    assert encode_policy(parse_policy(text.encode())) == _BASE_POLICY
+
+
+_OTHER_AS_WITNESS: Final = _vkey("other.example", "other", COSIGNATURE_TYPE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # §5 steps 1-4, §3.2.
+        pytest.param("", id="empty"),
+        pytest.param(_BASE_POLICY[:-1], id="no-final-lf"),
+        pytest.param(_BASE_POLICY.replace("\n", "\r\n"), id="crlf"),
+        pytest.param(_padded(MAX_POLICY_SIZE + 1), id="65537-bytes"),
+        pytest.param("# \t\n" + _BASE_POLICY, id="tab-in-comment"),
+        pytest.param("# \u202e\n" + _BASE_POLICY, id="bidi-in-comment"),
+        pytest.param("\ufeff" + _BASE_POLICY, id="bom"),
+        pytest.param("# \u00a0\n" + _BASE_POLICY, id="nbsp-in-comment"),
+        pytest.param("# \u0085\n" + _BASE_POLICY, id="c1-in-comment"),
+        pytest.param("# \x7f\n" + _BASE_POLICY, id="del-in-comment"),
+        pytest.param(
+            _policy_with("Regulatory Authority", "Regulatory\u3000Authority"),
+            id="ideographic-space",
+        ),
+        # §3.3.
+        pytest.param(_policy_with("quorum ", " quorum "), id="leading-sp"),
+        pytest.param(_policy_with("172800", "172800 "), id="trailing-sp"),
+        pytest.param(
+            _policy_with("quorum witness.example", "quorum  witness.example"), id="double-sp"
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "quorum witness.example # note"),
+            id="trailing-comment",
+        ),
+        pytest.param(" # comment\n" + _BASE_POLICY, id="indented-comment"),
+        # §5 steps 6-8, §4.1.
+        pytest.param(_BASE_POLICY.replace("noc-ledger-policy 1\n", ""), id="no-header"),
+        pytest.param(_policy_with("noc-ledger-policy 1", "noc-ledger-policy 2"), id="version-2"),
+        pytest.param(
+            _policy_with("noc-ledger-policy 1", "noc-ledger-policy 1 1"), id="header-arguments"
+        ),
+        pytest.param(
+            _policy_with(
+                "noc-ledger-policy 1\nauthority", "authority x\nnoc-ledger-policy 1\nauthority"
+            ),
+            id="header-second",
+        ),
+        pytest.param(_BASE_POLICY + "noc-ledger-policy 1\n", id="two-headers"),
+        pytest.param(_BASE_POLICY + "mirror example.com\n", id="unknown-keyword"),
+        pytest.param(_policy_with("quorum ", "Quorum "), id="keyword-case"),
+        pytest.param(
+            _policy_with("authority Virtual", "authority Virtual\nauthority Virtual"),
+            id="two-authorities",
+        ),
+        pytest.param(
+            _policy_with("Virtual Assets Regulatory Authority", "é" * 257), id="authority-257"
+        ),
+        pytest.param(
+            _policy_with("authority Virtual Assets Regulatory Authority", "authority"),
+            id="authority-empty",
+        ),
+        # §4.4 roots.
+        pytest.param(_policy_with(_ROOT_LINE + "\n", ""), id="no-root"),
+        pytest.param(
+            _policy_with(_ROOT_LINE, _ROOT_LINE + "\n" + _extra_roots(16)[:-1]), id="17-roots"
+        ),
+        pytest.param(_policy_with(_ROOT_LINE, _ROOT_LINE + "\n" + _ROOT_LINE), id="root-twice"),
+        pytest.param(
+            _policy_with(
+                "root Td5rvyMe9GgXy5uK7en+wMCYoVpUBgDnUAwvCwkNDTY=",
+                "root Td5rvyMe9GgXy5uK7en+wMCYoVpUBgDnUAwvCwkNDTZ=",
+            ),
+            id="root-key-unused-bits",
+        ),
+        pytest.param(
+            _policy_with(
+                "root Td5rvyMe9GgXy5uK7en+wMCYoVpUBgDnUAwvCwkNDTY=",
+                "root Td5rvyMe9GgXy5uK7en+wMCYoVpUBgDnUAwvCwkNDQ==",
+            ),
+            id="root-key-31",
+        ),
+        pytest.param(
+            _policy_with(_ROOT_LINE, _ROOT_LINE.rsplit(" ", 1)[0]), id="root-without-scope"
+        ),
+        pytest.param(_policy_with(_ROOT_LINE, _ROOT_LINE + " x"), id="root-three-arguments"),
+        pytest.param(_policy_with(_ROOT_LINE, _ROOT_LINE[:-4]), id="root-scope-truncated"),
+        pytest.param(
+            _policy_with(_ROOT_LINE, _ROOT_LINE[:-2] + "=="), id="root-scope-not-canonical"
+        ),
+        pytest.param(
+            _policy_with(_ROOT_LINE, _root_line(_keys()["root"], {**_PREP_SCOPE, 1: []})),
+            id="root-scope-no-grants",
+        ),
+        pytest.param(
+            _policy_with(_ROOT_LINE, _root_line(_keys()["root"], {**_PREP_SCOPE, 0: "other/1"})),
+            id="root-scope-vocabulary",
+        ),
+        pytest.param(
+            _policy_with(
+                _ROOT_LINE,
+                _ROOT_LINE.rsplit(" ", 1)[0]
+                + " "
+                + base64.b64encode(
+                    encode({0: "noc-ledger-activities/1", 1: [_PREP_SCOPE[1][0], _VA_SCOPE[1][0]]})
+                ).decode(),
+            ),
+            id="root-scope-unsorted",
+        ),
+        pytest.param(
+            _policy_with(
+                _ROOT_LINE,
+                _ROOT_LINE.rsplit(" ", 1)[0]
+                + " "
+                + base64.b64encode(encode(_PREP_SCOPE) + b"\x00").decode(),
+            ),
+            id="root-scope-trailing-byte",
+        ),
+        # §4.5 logs.
+        pytest.param(_policy_with(_LOG_LINE + "\n", ""), id="no-log"),
+        pytest.param(_policy_with(_LOG_LINE, _LOG_LINE + "\n" + _LOG_LINE), id="log-twice"),
+        pytest.param(
+            _policy_with(_LOG_LINE, _LOG_LINE + "\nlog " + _vkey(_ORIGIN, "other", 1)),
+            id="origin-twice",
+        ),
+        pytest.param(
+            _policy_with(_LOG_LINE, "log " + _vkey(_ORIGIN, "log", 4)), id="log-type-0x04"
+        ),
+        pytest.param(_policy_with(_LOG_LINE, _LOG_LINE + " x"), id="log-two-arguments"),
+        pytest.param(_policy_with(_LOG_LINE, _LOG_LINE[:-1] + "L"), id="log-key-damaged"),
+        pytest.param(_policy_with(_LOG_LINE, _LOG_LINE + _extra_logs(16)), id="17-logs"),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, _WITNESS_LINE + _extra_witnesses(64)), id="65-witnesses"
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", _extra_groups(65) + "quorum g0"), id="65-groups"
+        ),
+        # §4.6 witnesses, §4.1 rule 3.
+        pytest.param(
+            _policy_with("witness witness.example witness", "witness w witness"),
+            id="witness-name-not-key-name",
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_KEY, _vkey("witness.example", "witness", 1)),
+            id="witness-type-0x01",
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, f"witness none {_vkey('none', 'witness', 4)}"),
+            id="witness-named-none",
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, f"witness all {_vkey('all', 'witness', 4)}"),
+            id="witness-named-all",
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, _WITNESS_LINE + "\n" + _WITNESS_LINE), id="witness-twice"
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, _WITNESS_LINE + f"\nwitness x {_vkey('x', 'witness', 4)}"),
+            id="witness-key-twice",
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, f"witness l {_vkey('l', 'log', 4)}"),
+            id="witness-is-the-log",
+        ),
+        pytest.param(
+            _policy_with(_WITNESS_LINE, f"witness r {_vkey('r', 'root', 4)}"),
+            id="witness-is-the-root",
+        ),
+        pytest.param(
+            _policy_with(_LOG_LINE, f"log {_vkey(_ORIGIN, 'root', 1)}"), id="log-is-the-root"
+        ),
+        # §4.7 groups.
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 1\nquorum g"), id="group-empty"
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 0 witness.example\nquorum g"),
+            id="threshold-0",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 2 witness.example\nquorum g"),
+            id="threshold-above-n",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 01 witness.example\nquorum g"),
+            id="threshold-leading-0",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g ANY witness.example\nquorum g"),
+            id="threshold-case",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 1 w2\nquorum g"), id="member-undefined"
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 1 g\nquorum g"), id="member-itself"
+        ),
+        pytest.param(
+            _policy_with(
+                "quorum witness.example", "group g 1 h\ngroup h 1 witness.example\nquorum g"
+            ),
+            id="member-defined-later",
+        ),
+        pytest.param(
+            _policy_with(
+                "quorum witness.example", "group g 1 witness.example witness.example\nquorum g"
+            ),
+            id="member-twice",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group g 1 none\nquorum g"), id="member-none"
+        ),
+        pytest.param(
+            _policy_with(
+                "quorum witness.example",
+                "group witness.example 1 witness.example\nquorum witness.example",
+            ),
+            id="group-named-as-witness",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group any 1 witness.example\nquorum any"),
+            id="group-named-any",
+        ),
+        pytest.param(
+            _policy_with(
+                "quorum witness.example",
+                "group g 1 witness.example\ngroup g 1 witness.example\nquorum g",
+            ),
+            id="group-twice",
+        ),
+        pytest.param(
+            _policy_with("quorum witness.example", "group a+b 1 witness.example\nquorum a+b"),
+            id="group-name-plus",
+        ),
+        # §4.8 quorum, §4.9 max-status-age.
+        pytest.param(_policy_with("quorum witness.example\n", ""), id="no-quorum"),
+        pytest.param(
+            _policy_with("quorum witness.example", "quorum witness.example\nquorum none"),
+            id="two-quorums",
+        ),
+        pytest.param(_policy_with("quorum witness.example", "quorum w2"), id="quorum-undefined"),
+        pytest.param(
+            _policy_with(
+                _WITNESS_LINE + "\nquorum witness.example",
+                "quorum witness.example\n" + _WITNESS_LINE,
+            ),
+            id="quorum-before-witness",
+        ),
+        pytest.param(_policy_with("quorum witness.example", "quorum"), id="quorum-no-argument"),
+        pytest.param(_policy_with("max-status-age 172800\n", ""), id="no-max-status-age"),
+        pytest.param(_policy_with("172800", "0"), id="age-0"),
+        pytest.param(_policy_with("172800", str(2**63)), id="age-2**63"),
+        pytest.param(_policy_with("172800", "0172800"), id="age-leading-0"),
+        pytest.param(_policy_with("172800", "+172800"), id="age-plus"),
+        pytest.param(_policy_with("172800", "1.5"), id="age-fraction"),
+        pytest.param(
+            _policy_with("max-status-age 172800", "max-status-age 172800\nmax-status-age 172800"),
+            id="two-ages",
+        ),
+    ],
+)
+def test_policy_refused(text: str) -> None:
+    """policy.md §3-§5: every failure is PolicyError."""
+    assert_rejected(POLICY, lambda: parse_policy(text.encode("utf-8")))
+
+
+def test_policy_refuses_bytes_that_are_not_utf8() -> None:
+    for bad in (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80"):  # invalid, overlong, a surrogate
+        assert_rejected(POLICY, lambda: parse_policy(bad + _BASE_POLICY.encode()))  # noqa: B023

@@ -363,6 +363,10 @@ def _step_cert_status(c: _Context) -> str:
 def _step_validity(c: _Context) -> str:
     # §3 step 12: NotYetValidError / ExpiredError (the certificate's own window).
     cert = c.need(c.certificate)
+    if c.at < cert.issued_at:
+        raise NotYetValidError(
+            f"not yet issued: issued at {cert.issued_at}", details={"issued_at": cert.issued_at}
+        )
     if c.at < cert.valid_from:
         raise NotYetValidError(
             f"not yet valid: valid from {cert.valid_from}", details={"valid_from": cert.valid_from}
@@ -408,13 +412,17 @@ def _step_query(c: _Context) -> str:
     evaluation = evaluate(cert.scope, c.query)
     if not evaluation.permitted:
         raise OutOfScopeError(f"the certificate does not permit {c.query.activity} as asked")
-    usable = tuple(g for g in evaluation.grants if g.activity not in record.suspended)
+    # The suspended list is the current record's: it speaks for times from its ``since``
+    # on (spec/verification.md §3 step 14).
+    suspended = record.suspended if c.at >= record.since else ()
+    usable = tuple(g for g in evaluation.grants if g.activity not in suspended)
     if not usable:
         raise SuspendedError(
             "every grant that would permit this is suspended",
-            details={"suspended": list(record.suspended)},
+            details={"suspended": list(suspended)},
         )
-    c.evaluation = Evaluation(True, usable, evaluation.conditions_precedent)
+    conditions = tuple(sorted({x for g in usable for x in g.conditions_precedent}))
+    c.evaluation = Evaluation(True, usable, conditions)
     return f"permitted by {len(usable)} grant(s)"
 
 

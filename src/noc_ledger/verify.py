@@ -150,6 +150,7 @@ class _Context:
     at: int
     query: Query | None
     cache: dict[bytes, tuple[Checkpoint, tuple[str, ...]]] | None
+    links: dict[bytes, KeyEvent] | None = None
     bundle: Bundle | None = None
     checkpoint: Checkpoint | None = None
     witnesses: tuple[str, ...] = ()
@@ -260,6 +261,10 @@ def _step_key_chain(c: _Context) -> str:
     if len(bundle.key_chain) != 1:
         raise KeyChainError("version 1 key chains have exactly one link (root → issuing key)")
     link = bundle.key_chain[0]
+    if c.links is not None and link.entry in c.links:
+        # §4: a delegation already verified against this policy (same bytes).
+        c.delegation = c.links[link.entry]
+        return f"issuing key {c.delegation.key_id.hex()[:16]}… delegated by a trusted root (cached)"
     envelope = signing.decode_sign1(link.entry)
     if envelope.content_type != signing.CONTENT_TYPES["key-event"]:
         raise KeyChainError("the key chain link is not a key event")
@@ -282,6 +287,8 @@ def _step_key_chain(c: _Context) -> str:
     except NocLedgerError as exc:
         raise KeyChainError(str(exc)) from None
     c.delegation = event
+    if c.links is not None:
+        c.links[link.entry] = event
     return (
         f"issuing key {event.key_id.hex()[:16]}… delegated by a trusted root at index {link.index}"
     )
@@ -496,18 +503,22 @@ def explain_bundle(
 
 class BundleVerifier:
     """Verifies many bundles against one policy, checking each distinct checkpoint's log
-    signature and witness quorum once (spec/verification.md §4)."""
+    signature and witness quorum, and each distinct delegation, once
+    (spec/verification.md §4)."""
 
     def __init__(self, policy: TrustPolicy, *, max_cached: int = 1024) -> None:
         self.policy = policy
         self._cache: dict[bytes, tuple[Checkpoint, tuple[str, ...]]] = {}
+        self._links: dict[bytes, KeyEvent] = {}
         self._max = max_cached
 
     def verify(self, data: bytes, *, at: int, query: Query | None = None) -> VerifiedBundle:
         """As :func:`verify_bundle`."""
         if len(self._cache) >= self._max:
             self._cache.clear()
-        return _run(_Context(data, self.policy, at, query, self._cache))
+        if len(self._links) >= self._max:
+            self._links.clear()
+        return _run(_Context(data, self.policy, at, query, self._cache, self._links))
 
 
 def bundle_digest(data: bytes) -> bytes:

@@ -1,0 +1,176 @@
+"""What every `noc-ledger` command shares: output (human or ``--json``), errors as one
+line and a documented exit status, the clock, files, passphrases.
+
+This package is the edge (GUIDE §2): the only place that reads files, the environment and
+the clock, prints, and exits. The library below it does none of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, NoReturn, TypeAlias
+
+from noc_ledger.errors import NocLedgerError
+
+__all__ = [
+    "EXIT",
+    "PASSPHRASE_ENV",
+    "CommandError",
+    "Output",
+    "Subcommands",
+    "now",
+    "read_bytes",
+    "read_passphrase",
+    "write_private",
+    "write_public",
+]
+
+#: Exit statuses (documented in `noc-ledger --help` and the README). ``verify`` exits 0 only
+#: for a valid bundle, and with one status per verdict otherwise.
+EXIT: Final[Mapping[str, int]] = {
+    "ok": 0,
+    "valid": 0,
+    "error": 1,
+    "usage": 2,
+    "out-of-scope": 10,
+    "not-yet-valid": 11,
+    "expired": 12,
+    "suspended": 13,
+    "revoked": 14,
+    "superseded": 15,
+    "ended": 16,
+    "stale": 20,
+    "not-covered": 21,
+    "invalid": 30,
+}
+
+#: The environment variable a passphrase may come from instead of a prompt.
+PASSPHRASE_ENV: Final = "NOC_LEDGER_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+
+#: What each command module's ``register`` receives.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CommandError(Exception):
+    """A problem the user can fix (bad flag value, missing file): one line, exit 1."""
+
+
+def now() -> int:
+    """The current POSIX time: the CLI is where the clock is read (GUIDE D11)."""
+    return int(time.time())
+
+
+def read_bytes(path: str | Path, *, what: str, limit: int = 16 << 20) -> bytes:
+    """Read a file the user named, with a size limit and a clear error."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > limit:
+            raise CommandError(f"{what} {p} is {size} bytes, more than {limit}")
+        return p.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_private(path: str | Path, data: bytes) -> None:
+    """Write a secret (a key file) atomically with mode 0600."""
+    try:
+        _atomic_write(Path(path), data, 0o600)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_public(path: str | Path, data: bytes) -> None:
+    """Write a public file (bundle, policy) atomically with mode 0644."""
+    try:
+        _atomic_write(Path(path), data, 0o644)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def read_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
+    """A passphrase from $NOC_LEDGER_PASSPHRASE, else from the terminal."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value.encode()
+    if not sys.stdin.isatty():
+        raise CommandError(f"no terminal to ask for a passphrase: set {PASSPHRASE_ENV}")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != first:
+        raise CommandError("the passphrases differ")
+    return first.encode()
+
+
+class Output:
+    """Human output or one JSON object (``--json``)."""
+
+    def __init__(self, *, json_mode: bool) -> None:
+        self.json_mode = json_mode
+
+    def line(self, text: str = "") -> None:
+        if not self.json_mode:
+            print(text)
+
+    def result(self, obj: Mapping[str, Any], human: Callable[[], None] | None = None) -> None:
+        if self.json_mode:
+            print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+        elif human is not None:
+            human()
+
+    def progress(self, done: int, total: int, what: str) -> None:
+        """A progress line on a terminal (stderr), nothing otherwise."""
+        if self.json_mode or not sys.stderr.isatty():
+            return
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r{what}: {done}/{total}{end}")
+        sys.stderr.flush()
+
+
+def fail(out: Output, message: str, status: int) -> NoReturn:
+    """One line on stderr (and a JSON object with ``--json``), then exit."""
+    if out.json_mode:
+        print(json.dumps({"error": message, "exit": status}))
+    print(f"noc-ledger: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def run_guarded(out: Output, func: Callable[[], int]) -> int:
+    """Run a command: library and user errors become one line and a status, never a
+    traceback."""
+    try:
+        return func()
+    except CommandError as exc:
+        fail(out, str(exc), EXIT["error"])
+    except NocLedgerError as exc:
+        fail(out, f"{type(exc).__name__}: {exc}", EXIT["error"])
+    except KeyboardInterrupt:
+        fail(out, "interrupted", 130)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error worth a traceback. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT["ok"]

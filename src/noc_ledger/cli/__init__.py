@@ -8,6 +8,7 @@ parsed arguments and an :class:`~noc_ledger.cli.common.Output`, returning an exi
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,14 @@ _EPILOG = """exit status: 0 success (verify: valid); 1 error; 2 usage; verify ve
 10 out-of-scope, 11 not-yet-valid, 12 expired, 13 suspended, 14 revoked, 15 superseded,
 16 ended, 20 stale (can't tell), 21 not-covered (can't tell), 30 invalid.
 Passphrases come from a prompt or from $NOC_LEDGER_PASSPHRASE."""
+
+
+# The command modules, in the order their commands appear in --help; one a line.
+_COMMAND_MODULES = (
+    "admin",
+    "verifier",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # Imported here, not at the top: the command modules import noc_ledger.cli.common,
     # which imports this package first.
-    from noc_ledger.cli import admin, demo, verifier  # noqa: PLC0415
-
-    for module in (admin, verifier, demo):
-        module.register(subparsers)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"noc_ledger.cli.{name}").register(subparsers)
     return parser
 
 

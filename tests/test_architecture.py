@@ -32,6 +32,10 @@ LAYERS: dict[str, int] = {
     "noc_ledger.presentation": 8,
     "noc_ledger.interop": 8,
     "noc_ledger.splitview": 5,
+    # The read path (spec/tiles.md, spec/witness.md): pure parts only.
+    "noc_ledger.tiles": 2,
+    "noc_ledger.witness": 5,
+    "noc_ledger.audit": 7,
 }
 EDGE_PREFIXES = (
     "noc_ledger.ledger",
@@ -39,6 +43,7 @@ EDGE_PREFIXES = (
     "noc_ledger.cli",
     "noc_ledger.server",
     "noc_ledger.hsm",
+    "noc_ledger.publish",
 )
 
 #: Standard-library modules that touch files, clocks, the network, processes or the

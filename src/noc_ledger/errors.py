@@ -186,3 +186,13 @@ class PresentationError(VerificationError):
 
 class StorageError(NocLedgerError):
     """The ledger's store failed or holds data that contradicts itself."""
+
+
+class FetchError(NocLedgerError):
+    """A published log (a tiles directory or an HTTP base URL) could not be read: missing
+    file, HTTP error, timeout, or a response over its size limit (spec/tiles.md)."""
+
+
+class WitnessError(NocLedgerError):
+    """A witness refused or failed to cosign a checkpoint, or too few witnesses cosigned to
+    meet the quorum needed to publish it (spec/witness.md)."""

@@ -1,0 +1,1 @@
+"""HTTP servers: the edges that serve the read path and the witness protocol."""

@@ -66,6 +66,10 @@ class KeyFileError(NocLedgerError):
     encrypted where encryption is required (spec/signing.md §6)."""
 
 
+class TokenError(KeyFileError):
+    """A key in a PKCS#11 token (an HSM) could not be used: module, token, PIN or key."""
+
+
 class PolicyError(NocLedgerError):
     """A trust policy is malformed or internally inconsistent."""
 

@@ -10,7 +10,8 @@ Mechanisms are those of PKCS#11 3.0 §2.3: keys are generated in the token with
 ``CKM_EC_EDWARDS_KEY_PAIR_GEN`` and sign with ``CKM_EDDSA`` without parameters, which is
 pure Ed25519 (RFC 8032 §5.1: no prehash, no context), the only signature noc_ledger makes.
 
-Every failure is a :class:`~noc_ledger.errors.KeyFileError` whose one-line message names
+Every failure is a :class:`~noc_ledger.errors.TokenError` (a
+:class:`~noc_ledger.errors.KeyFileError`) whose one-line message names
 the token and what went wrong; no exception of the PKCS#11 library escapes. A signature
 the device returns is verified against the token's public key before it is handed out, so
 a faulty device raises :class:`~noc_ledger.errors.SignatureError` rather than produce a
@@ -30,7 +31,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from noc_ledger import signing
-from noc_ledger.errors import KeyFileError
+from noc_ledger.errors import TokenError
 
 try:
     import pkcs11
@@ -69,7 +70,7 @@ _LoginKey = tuple[str, int, bytes]
 
 def _require_binding() -> None:
     if _MISSING is not None:
-        raise KeyFileError(_MISSING)
+        raise TokenError(_MISSING)
 
 
 def _describe(exc: BaseException) -> str:
@@ -81,7 +82,7 @@ def _describe(exc: BaseException) -> str:
 
 def _check_text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise KeyFileError(f"a PKCS#11 {what} is a non-empty string")
+        raise TokenError(f"a PKCS#11 {what} is a non-empty string")
     return value
 
 
@@ -117,21 +118,21 @@ def _acquire_login(path: str, token: Token, pin: str, where: str) -> _LoginKey:
             # Already logged in: C_Login cannot check this PIN now, so compare it with the
             # one that logged in (a token has one user PIN).
             if not hmac.compare_digest(login.pin_mac, _pin_mac(login.salt, pin)):
-                raise KeyFileError(f"{where}: wrong PIN")
+                raise TokenError(f"{where}: wrong PIN")
             login.users += 1
             return key
         try:
             session = token.open(user_pin=pin)
         except (PinIncorrect, PinInvalid, PinLenRange):
-            raise KeyFileError(f"{where}: wrong PIN") from None
+            raise TokenError(f"{where}: wrong PIN") from None
         except PinLocked:
-            raise KeyFileError(f"{where}: the user PIN is locked") from None
+            raise TokenError(f"{where}: the user PIN is locked") from None
         except PinExpired:
-            raise KeyFileError(f"{where}: the user PIN has expired") from None
+            raise TokenError(f"{where}: the user PIN has expired") from None
         except UserAlreadyLoggedIn:
-            raise KeyFileError(f"{where}: logged in by other code in this process") from None
+            raise TokenError(f"{where}: logged in by other code in this process") from None
         except PKCS11Error as exc:
-            raise KeyFileError(f"{where}: cannot log in ({_describe(exc)})") from None
+            raise TokenError(f"{where}: cannot log in ({_describe(exc)})") from None
         salt = secrets.token_bytes(16)
         _LOGINS[key] = _Login(session, salt, _pin_mac(salt, pin), 1)
         return key
@@ -149,7 +150,7 @@ def _release_login(key: _LoginKey, where: str) -> None:
         try:
             login.session.close()  # C_Logout, then C_CloseSession
         except PKCS11Error as exc:
-            raise KeyFileError(f"{where}: cannot log out ({_describe(exc)})") from None
+            raise TokenError(f"{where}: cannot log out ({_describe(exc)})") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,26 +171,26 @@ def _open_token(module: str | os.PathLike[str], token_label: str) -> tuple[str, 
     try:
         path = os.fspath(module)
     except TypeError:
-        raise KeyFileError("a PKCS#11 module is a file path") from None
+        raise TokenError("a PKCS#11 module is a file path") from None
     if not os.path.isfile(path):
-        raise KeyFileError(f"PKCS#11 module {path} not found")
+        raise TokenError(f"PKCS#11 module {path} not found")
     where = f"PKCS#11 token {token_label!r}"
     try:
         library = pkcs11.lib(path)
     except PKCS11Error as exc:
         if "already initialized" in str(exc):  # CKR_CRYPTOKI_ALREADY_INITIALIZED
-            raise KeyFileError(
+            raise TokenError(
                 f"cannot load PKCS#11 module {path}: this process loaded it by another path"
             ) from None
-        raise KeyFileError(f"cannot load PKCS#11 module {path}: {_describe(exc)}") from None
+        raise TokenError(f"cannot load PKCS#11 module {path}: {_describe(exc)}") from None
     try:
         token = library.get_token(token_label=token_label)
     except NoSuchToken:
-        raise KeyFileError(f"{where} not found in {path}") from None
+        raise TokenError(f"{where} not found in {path}") from None
     except MultipleTokensReturned:
-        raise KeyFileError(f"{where}: more than one token has this label") from None
+        raise TokenError(f"{where}: more than one token has this label") from None
     except PKCS11Error as exc:
-        raise KeyFileError(f"{where}: {_describe(exc)}") from None
+        raise TokenError(f"{where}: {_describe(exc)}") from None
     return path, token, where
 
 
@@ -242,10 +243,10 @@ def _find_public(
     )
     if not found:
         if others and key_id is None:
-            raise KeyFileError(f"{where}: the key {wanted} is not an Ed25519 key")
-        raise KeyFileError(f"{where}: no Ed25519 public key {wanted}")
+            raise TokenError(f"{where}: the key {wanted} is not an Ed25519 key")
+        raise TokenError(f"{where}: no Ed25519 public key {wanted}")
     if len(found) > 1:
-        raise KeyFileError(f"{where}: {len(found)} Ed25519 public keys {wanted}; give a key id")
+        raise TokenError(f"{where}: {len(found)} Ed25519 public keys {wanted}; give a key id")
     return found[0]
 
 
@@ -265,11 +266,11 @@ def _find_private(session: Session, public: _PublicKey, where: str) -> SignMixin
     found = list(session.get_objects(attrs))
     if len(found) != 1:
         count = str(len(found)) if found else "no"
-        raise KeyFileError(f"{where}: {count} Ed25519 private keys {what}")
+        raise TokenError(f"{where}: {count} Ed25519 private keys {what}")
     key = found[0]
     # python-pkcs11 gives an object the sign() method only if its CKA_SIGN is true.
     if not isinstance(key, SignMixin):
-        raise KeyFileError(f"{where}: the private key {what} may not sign (CKA_SIGN false)")
+        raise TokenError(f"{where}: the private key {what} may not sign (CKA_SIGN false)")
     return key
 
 
@@ -288,7 +289,7 @@ class Pkcs11Signer:
     an issuing key can be open together; the login ends when the last one closes.
 
     Raises:
-        KeyFileError: the binding is not installed, the module cannot be loaded, the
+        TokenError: the binding is not installed, the module cannot be loaded, the
             token is not found, the PIN is wrong, no key or more than one matches, the
             key is not Ed25519 or may not sign, or the device fails.
     """
@@ -307,11 +308,11 @@ class Pkcs11Signer:
         self._login: _LoginKey | None = None
         self._where = "PKCS#11"
         if label is None and key_id is None:
-            raise KeyFileError("name the PKCS#11 key by its label or key id")
+            raise TokenError("name the PKCS#11 key by its label or key id")
         if label is not None:
             _check_text(label, "key label")
         if key_id is not None and (not isinstance(key_id, bytes) or len(key_id) != 32):
-            raise KeyFileError("a key id is the 32-byte RFC 9679 thumbprint")
+            raise TokenError("a key id is the 32-byte RFC 9679 thumbprint")
         _check_text(pin, "user PIN")
         path, token, self._where = _open_token(module, token_label)
         self._login = _acquire_login(path, token, pin, self._where)
@@ -323,7 +324,7 @@ class Pkcs11Signer:
             self._private = _find_private(self._session, public, self._where)
         except PKCS11Error as exc:
             self._close_quietly()
-            raise KeyFileError(f"{self._where}: cannot find the key ({_describe(exc)})") from None
+            raise TokenError(f"{self._where}: cannot find the key ({_describe(exc)})") from None
         except BaseException:
             self._close_quietly()
             raise
@@ -331,6 +332,8 @@ class Pkcs11Signer:
         self._key_id = signing.key_id(public.public_key)
         self._label = public.label
         self._token_label = token_label
+        self._token = token
+        self._cka_id = public.cka_id
 
     @property
     def public_key(self) -> bytes:
@@ -353,33 +356,64 @@ class Pkcs11Signer:
         """Sign ``message`` in the token with CKM_EDDSA (pure Ed25519).
 
         Raises:
-            KeyFileError: the signer is closed, or the device failed.
+            TokenError: the signer is closed, or the device failed.
             SignatureError: the device returned something that is not a valid Ed25519
                 signature of ``message`` by this key.
         """
         if not isinstance(message, bytes):
-            raise KeyFileError("the message to sign is bytes")
+            raise TokenError("the message to sign is bytes")
         with self._lock:
             if self._session is None:
-                raise KeyFileError(f"{self._where}: the signer is closed")
+                raise TokenError(f"{self._where}: the signer is closed")
             try:
                 signature = bytes(self._private.sign(message, mechanism=Mechanism.EDDSA))
             except MechanismInvalid:
-                raise KeyFileError(
+                raise TokenError(
                     f"{self._where}: the token does not sign Ed25519 (CKM_EDDSA)"
                 ) from None
             except PKCS11Error as exc:
-                raise KeyFileError(f"{self._where}: signing failed ({_describe(exc)})") from None
+                raise TokenError(f"{self._where}: signing failed ({_describe(exc)})") from None
         # spec/signing.md §3 step 4: a device's answer is checked, not trusted.
         signing.verify_ed25519(self._public_key, message, signature)
         return signature
+
+    def destroy(self) -> None:
+        """Destroy the key pair (private and public key objects) in the token, then close
+        the signer. For undoing a key generated moments ago that could not be put to use
+        (its delegation was refused): such a key must not linger in the token.
+
+        Raises:
+            TokenError: the signer is closed, or the token refused to destroy the objects
+                (the signer is closed all the same).
+        """
+        failure = None
+        with self._lock:
+            if self._session is None:
+                raise TokenError(f"{self._where}: the signer is closed")
+            # The pair is found again as the signer found it: by CKA_ID, else by label.
+            pair: dict[Attribute, Any] = (
+                {Attribute.ID: self._cka_id} if self._cka_id else {Attribute.LABEL: self._label}
+            )
+            try:
+                # A read-write session on the token's shared login (token objects are
+                # destroyed only in one, PKCS#11 3.0 §5.7).
+                with self._token.open(rw=True) as session:
+                    for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+                        for obj in list(session.get_objects({Attribute.CLASS: cls, **pair})):
+                            obj.destroy()
+            except PKCS11Error as exc:
+                failure = f"{self._where}: cannot destroy the key ({_describe(exc)})"
+        if failure is not None:
+            self._close_quietly()
+            raise TokenError(failure)
+        self.close()
 
     def close(self) -> None:
         """Close the session, and log out of the token if no other signer uses it.
         Closing twice does nothing.
 
         Raises:
-            KeyFileError: the device failed to close the session or to log out (the
+            TokenError: the device failed to close the session or to log out (the
                 signer is closed all the same).
         """
         with self._lock:
@@ -394,11 +428,11 @@ class Pkcs11Signer:
         if login is not None:
             _release_login(login, self._where)
         if failure is not None:
-            raise KeyFileError(failure)
+            raise TokenError(failure)
 
     def _close_quietly(self) -> None:
         # The failure that made us close is the one to report.
-        with contextlib.suppress(KeyFileError):
+        with contextlib.suppress(TokenError):
             self.close()
 
     def __enter__(self) -> Pkcs11Signer:
@@ -436,7 +470,7 @@ def generate_ed25519_key(
     destroyed and reported.
 
     Raises:
-        KeyFileError: as :class:`Pkcs11Signer`; or the token already holds an object
+        TokenError: as :class:`Pkcs11Signer`; or the token already holds an object
             labelled ``key_label``; or it cannot generate Ed25519 keys.
     """
     _check_text(key_label, "key label")
@@ -447,7 +481,7 @@ def generate_ed25519_key(
         try:
             with token.open(rw=True) as session:
                 if list(session.get_objects({Attribute.LABEL: key_label})):
-                    raise KeyFileError(f"{where}: an object labelled {key_label!r} exists")
+                    raise TokenError(f"{where}: an object labelled {key_label!r} exists")
                 public, private = session.generate_keypair(
                     KeyType.EC_EDWARDS,
                     store=True,
@@ -470,15 +504,15 @@ def generate_ed25519_key(
                 ):
                     private.destroy()
                     public.destroy()
-                    raise KeyFileError(
+                    raise TokenError(
                         f"{where}: the token did not make a non-extractable Ed25519 key"
                     )
         except MechanismInvalid:
-            raise KeyFileError(
+            raise TokenError(
                 f"{where}: the token cannot generate Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)"
             ) from None
         except PKCS11Error as exc:
-            raise KeyFileError(f"{where}: key generation failed ({_describe(exc)})") from None
+            raise TokenError(f"{where}: key generation failed ({_describe(exc)})") from None
         # Opened by key id too: the signer is exactly the pair just made.
         return Pkcs11Signer(
             path,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import functools
 import os
 import re
@@ -26,6 +27,9 @@ from noc_ledger.checkpoint import decode_checkpoint_note
 from noc_ledger.cli import common
 from noc_ledger.cli.common import CommandError, Output
 from noc_ledger.cli.ledgerdir import (
+    LOG_KEY_FILE,
+    ROOT_KEY_FILE,
+    TOKEN_ROLES,
     FieldError,
     KeyInfo,
     LedgerDir,
@@ -42,9 +46,10 @@ from noc_ledger.cli.ledgerdir import (
     parse_scope,
     parse_time,
     scope_to_json,
+    token_key_label,
 )
 from noc_ledger.cli.ledgerdir import create as create_directory
-from noc_ledger.errors import ModelError, NocLedgerError
+from noc_ledger.errors import ModelError, NocLedgerError, TokenError
 from noc_ledger.events import (
     CertStatus,
     KeyEvent,
@@ -562,8 +567,19 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
     valid_until = _time_flag(
         args.issuing_valid_until, "--issuing-valid-until", valid_from + DEFAULT_KEY_DAYS * _DAY
     )
+    token: tuple[str, str] | None = None
+    roles: list[str] = []
+    if (args.pkcs11_module is None) != (args.token_label is None):
+        raise CommandError("--pkcs11-module and --token-label go together")
+    if args.pkcs11_module is not None:
+        token = (args.pkcs11_module, args.token_label)
+        roles = [r.strip() for r in args.pkcs11_keys.split(",") if r.strip()]
+    elif args.pkcs11_keys != _DEFAULT_HSM_ROLES:
+        raise CommandError("--pkcs11-keys needs --pkcs11-module and --token-label")
     passphrase: bytes | None = None
-    if not args.unsafe_no_passphrase:
+    # A passphrase only for keys written to files: with every key in the token there is
+    # none to encrypt (a key file written later asks for one then).
+    if not args.unsafe_no_passphrase and not set(TOKEN_ROLES) <= set(roles):
         passphrase = get_passphrase("passphrase for the new keys: ", confirm=True)
     d = create_directory(
         args.dir,
@@ -576,6 +592,9 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
         issuing_valid_from=valid_from,
         issuing_valid_until=valid_until,
         now=now,
+        encrypted=not args.unsafe_no_passphrase,
+        pkcs11=token,
+        token_roles=roles,
     )
     with d:
         config = d.config
@@ -594,18 +613,27 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
             "issuing_valid_until": issuing.valid_until,
             "root_scope": scope_to_json(config.root_scope),
             "size": d.ledger().size(),
+            "pkcs11": None if config.pkcs11 is None else config.pkcs11.to_json(),
+            "issuing_key_location": issuing.location,
         }
+        root_where = _root_location(d)
+        log_where = _log_location(d)
 
     def human() -> None:
         out.line(f"created a ledger in {d.path}")
         out.line(f"  origin       {config.origin}")
         out.line(f"  authority    {config.authority} ({config.jurisdiction})")
-        out.line(f"  root key     {result['root_key_id']}  keys/root.pem")
-        out.line(f"  log key      {log_key}  keys/log.pem")
+        out.line(f"  root key     {result['root_key_id']}  {root_where}")
+        out.line(f"  log key      {log_key}  {log_where}")
         out.line(
-            f"  issuing key  {issuing.key_id.hex()}  {issuing.file}  "
+            f"  issuing key  {issuing.key_id.hex()}  {issuing.location}  "
             f"{format_time(issuing.valid_from)} – {format_time(issuing.valid_until)}"
         )
+        if config.pkcs11 is not None:
+            out.line(
+                f"  keys in the PKCS#11 token {config.pkcs11.token_label!r} "
+                f"({config.pkcs11.module}) never leave it; ledger.json names them"
+            )
         if config.encrypted:
             out.line("  key files are encrypted with the passphrase (mode 0600)")
         else:
@@ -614,6 +642,20 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
 
     out.result(result, human)
     return common.EXIT["ok"]
+
+
+def _root_location(d: LedgerDir) -> str:
+    token = d.config.pkcs11
+    if token is not None and token.root_key_label is not None:
+        return f"PKCS#11 token key {token.root_key_label!r}"
+    return ROOT_KEY_FILE
+
+
+def _log_location(d: LedgerDir) -> str:
+    token = d.config.pkcs11
+    if token is not None and token.log_key_label is not None:
+        return f"PKCS#11 token key {token.log_key_label!r}"
+    return LOG_KEY_FILE
 
 
 def _batch(value: int) -> int:
@@ -758,9 +800,24 @@ def _certificate_json(cert: Certificate) -> dict[str, Any]:
 # -- keys ------------------------------------------------------------------------------
 
 
+def _key_store(d: LedgerDir, args: argparse.Namespace) -> str:
+    """Where a new issuing key goes: --key-store, else where the current one is."""
+    if args.key_store is not None:
+        if args.key_store == "pkcs11":
+            d.token()  # the directory must have one
+        return str(args.key_store)
+    current = None if d.config.issuing_key is None else d.config.key(d.config.issuing_key)
+    if current is not None and current.pkcs11_label is not None:
+        return "pkcs11"
+    return "file"
+
+
 def _new_delegation(
     d: LedgerDir, args: argparse.Namespace, now: int
-) -> tuple[signing.Ed25519Signer, KeyInfo, KeyEvent]:
+) -> tuple[signing.Signer, KeyInfo, KeyEvent]:
+    """The new key (generated now, in the token or in memory), its entry for ledger.json
+    and its delegation. Call it after the root key has been opened: a key is generated in
+    the token only once everything that could refuse it before logging has been checked."""
     if args.scope is not None:
         scope = load_scope(args.scope, what="scope file")
     else:
@@ -770,7 +827,14 @@ def _new_delegation(
         args.valid_until, "--valid-until", valid_from + DEFAULT_KEY_DAYS * _DAY
     )
     label = args.label or f"issuing key {format_time(now)[:10]}"
-    signer = signing.Ed25519Signer.generate()
+    store = _key_store(d, args)
+    signer: signing.Signer
+    token_label: str | None = None
+    if store == "pkcs11":
+        token_label = token_key_label(d.config.origin, "issuing")
+        signer = d.generate_token_key(token_label)
+    else:
+        signer = signing.Ed25519Signer.generate()
     event = KeyEvent(
         KeyEventKind.DELEGATE,
         signer.public_key,
@@ -783,29 +847,45 @@ def _new_delegation(
     info = KeyInfo(
         signer.key_id,
         signer.public_key,
-        issuing_key_file(signer.key_id),
+        None if token_label is not None else issuing_key_file(signer.key_id),
         label,
         valid_from,
         valid_until,
+        token_label,
     )
     return signer, info, event
 
 
 def _log_key_events(
-    d: LedgerDir, events: list[KeyEvent], new: tuple[signing.Ed25519Signer, KeyInfo] | None
+    d: LedgerDir, events: list[KeyEvent], new: tuple[signing.Signer, KeyInfo] | None
 ) -> list[Receipt]:
-    """Write the new key's file (if any), then log the events signed by the root, in one
-    transaction; the file is removed again if the log refuses them."""
-    root = d.root_signer()
-    ledger = d.ledger(sign=True)
-    if new is not None:
-        d.write_key(new[1].file, new[0])
+    """Write the new key's file (if it is not in the token), then log the events signed by
+    the root, in one transaction; the file is removed again, or the key destroyed in the
+    token, if that fails."""
     try:
+        root = d.root_signer()
+        ledger = d.ledger(sign=True)
+        if new is not None and new[1].file is not None:
+            assert isinstance(new[0], signing.Ed25519Signer)
+            d.write_key(new[1].file, new[0])
         return ledger.submit([e.sign(root) for e in events])
     except BaseException:
         if new is not None:
-            (d.path / new[1].file).unlink(missing_ok=True)
+            _discard_key(d, *new)
         raise
+
+
+def _discard_key(d: LedgerDir, signer: signing.Signer, info: KeyInfo) -> None:
+    """Undo a new key that was not delegated: its file removed, or its pair destroyed in
+    the token (a key nobody delegated must not linger in custody)."""
+    if info.file is not None:
+        (d.path / info.file).unlink(missing_ok=True)
+        return
+    from noc_ledger.hsm import Pkcs11Signer  # noqa: PLC0415 - python-pkcs11 is optional
+
+    if isinstance(signer, Pkcs11Signer):
+        with contextlib.suppress(TokenError):
+            signer.destroy()
 
 
 def _key_json(d: LedgerDir, info: KeyInfo) -> dict[str, Any]:
@@ -813,6 +893,7 @@ def _key_json(d: LedgerDir, info: KeyInfo) -> dict[str, Any]:
     return {
         "key_id": info.key_id.hex(),
         "file": info.file,
+        "pkcs11_label": info.pkcs11_label,
         "label": info.label,
         "valid_from": info.valid_from,
         "valid_until": info.valid_until,
@@ -839,6 +920,7 @@ def _key_line(k: dict[str, Any]) -> str:
 def cmd_key_delegate(args: argparse.Namespace, out: Output) -> int:
     now = common.now()
     with LedgerDir.open(args.dir) as d:
+        d.root_signer()  # first: a wrong passphrase or PIN must not leave a new key behind
         signer, info, event = _new_delegation(d, args, now)
         receipts = _log_key_events(d, [event], (signer, info))
         d.config.keys.append(info)
@@ -848,7 +930,7 @@ def cmd_key_delegate(args: argparse.Namespace, out: Output) -> int:
         result = {**_key_json(d, info), "index": receipts[0].index, "size": receipts[0].size}
 
     def human() -> None:
-        out.line(f"delegated {info.key_id.hex()} at index {receipts[0].index} ({info.file})")
+        out.line(f"delegated {info.key_id.hex()} at index {receipts[0].index} ({info.location})")
         if args.make_current:
             out.line("it is now the current issuing key")
 
@@ -861,6 +943,7 @@ def cmd_key_rotate(args: argparse.Namespace, out: Output) -> int:
     now = common.now()
     with LedgerDir.open(args.dir) as d:
         old = d.config.issuing_key
+        d.root_signer()  # first: a wrong passphrase or PIN must not leave a new key behind
         signer, info, event = _new_delegation(d, args, now)
         events = [event]
         revoked: KeyInfo | None = None
@@ -1211,6 +1294,7 @@ _EVENT_HELP: Final = {
 }
 
 _TIME_HELP: Final = "RFC 3339 UTC (2026-01-01T00:00:00Z) or POSIX seconds"
+_DEFAULT_HSM_ROLES: Final = "root,issuing"
 
 
 def _parent() -> argparse.ArgumentParser:
@@ -1243,6 +1327,12 @@ def _dir(parser: argparse.ArgumentParser) -> None:
 
 def _delegation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", help="a label for the key, logged with its delegation")
+    parser.add_argument(
+        "--key-store",
+        choices=("file", "pkcs11"),
+        help="generate the key in a key file, or in the directory's PKCS#11 token (PIN from "
+        f"${common.PIN_ENV} or a prompt); default: where the current issuing key is",
+    )
     parser.add_argument(
         "--scope",
         metavar="FILE",
@@ -1293,6 +1383,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--unsafe-no-passphrase",
         action="store_true",
         help="write UNENCRYPTED key files (demos and tests only)",
+    )
+    hsm = p.add_argument_group(
+        "keys in a PKCS#11 token (HSM)",
+        "Generate keys inside a PKCS#11 token instead of key files; they never leave it, and\n"
+        "ledger.json records only the module, token label and key labels. Every later\n"
+        "command signs through the token. The user PIN comes from "
+        f"${common.PIN_ENV} or a prompt.",
+    )
+    hsm.add_argument(
+        "--pkcs11-module", metavar="PATH", help="the PKCS#11 library, e.g. libsofthsm2.so"
+    )
+    hsm.add_argument("--token-label", metavar="LABEL", help="the token's label (CKA_LABEL)")
+    hsm.add_argument(
+        "--pkcs11-keys",
+        metavar="KEYS",
+        default=_DEFAULT_HSM_ROLES,
+        help=f"which keys go in the token, comma-separated among {', '.join(TOKEN_ROLES)} "
+        f"(default {_DEFAULT_HSM_ROLES}; the others are key files)",
     )
 
     p = _add(subparsers, "issue", cmd_issue, "issue certificates from request files", _ISSUE_HELP)

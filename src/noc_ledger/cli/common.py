@@ -23,12 +23,14 @@ from noc_ledger.errors import NocLedgerError
 __all__ = [
     "EXIT",
     "PASSPHRASE_ENV",
+    "PIN_ENV",
     "CommandError",
     "Output",
     "Subcommands",
     "now",
     "read_bytes",
     "read_passphrase",
+    "read_pin",
     "write_private",
     "write_public",
 ]
@@ -54,6 +56,10 @@ EXIT: Final[Mapping[str, int]] = {
 
 #: The environment variable a passphrase may come from instead of a prompt.
 PASSPHRASE_ENV: Final = "NOC_LEDGER_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+
+#: The environment variable the user PIN of a PKCS#11 token may come from instead of a
+#: prompt (keys in an HSM, ``init --pkcs11-module``).
+PIN_ENV: Final = "NOC_LEDGER_PKCS11_PIN"
 
 #: What each command module's ``register`` receives.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -122,6 +128,23 @@ def read_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
     if confirm and getpass.getpass("again: ") != first:
         raise CommandError("the passphrases differ")
     return first.encode()
+
+
+def read_pin(prompt: str) -> str:
+    """A PKCS#11 user PIN from $NOC_LEDGER_PKCS11_PIN, else from the terminal.
+
+    Raises:
+        CommandError: no variable and no terminal, or end of input.
+    """
+    value = os.environ.get(PIN_ENV)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise CommandError(f"no terminal to ask for the token's PIN: set {PIN_ENV}")
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise CommandError("no PIN given") from None
 
 
 class Output:

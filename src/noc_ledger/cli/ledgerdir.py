@@ -19,6 +19,13 @@ from ``$NOC_LEDGER_PASSPHRASE`` or a prompt. A directory made with
 (``"encrypted": false``); an unencrypted key file in a directory that says ``true`` is
 refused, so a key cannot be silently downgraded.
 
+Keys may instead live in a PKCS#11 token (an HSM): ``init --pkcs11-module PATH
+--token-label LABEL`` generates the root and issuing keys (and with ``--pkcs11-keys`` the log
+key) inside the token, where they stay; the directory then records only where they are —
+the module's path, the token's label and each key's label — never the key, and the token's
+user PIN comes from ``$NOC_LEDGER_PKCS11_PIN`` or a prompt. A key in a token is opened by its
+label *and* its key id, so another key given the same label cannot stand in for it.
+
 ``ledger.json`` holds only public values::
 
     {
@@ -34,7 +41,14 @@ refused, so a key cannot be silently downgraded.
       "keys": [                                     every issuing key delegated from here
         {"key_id": "<hex>", "public_key": "<base64>", "file": "keys/issuing-….pem",
          "label": "...", "valid_from": 1767225600, "valid_until": 1830297600}
-      ]
+      ],                                            (a key in the token has "pkcs11_label"
+                                                    instead of "file")
+      "pkcs11": {                                   optional: keys in a PKCS#11 token
+        "module": "/usr/lib/softhsm/libsofthsm2.so",
+        "token_label": "vara-keys",
+        "root_key_label": "<label>" | null,         null: the key file keys/root.pem
+        "log_key_label": "<label>" | null           null: the key file keys/log.pem
+      }
     }
 
 The log in ``ledger.db`` is the authority on what happened (which keys are delegated or
@@ -47,21 +61,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import json
 import re
+import secrets
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from noc_ledger import signing
 from noc_ledger.cli import common
 from noc_ledger.cli.common import CommandError
-from noc_ledger.errors import KeyFileError, NocLedgerError
+from noc_ledger.errors import KeyFileError, NocLedgerError, TokenError
 from noc_ledger.events import KeyEvent, KeyEventKind
 from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.ledger.sqlite import SqliteStore
@@ -70,6 +86,9 @@ from noc_ledger.model import Issuer
 from noc_ledger.note import check_key_name
 from noc_ledger.scope import Grant, Limit, Scope, Territory
 from noc_ledger.vocabulary import DEFAULT_VOCABULARY_ID, load_vocabulary
+
+if TYPE_CHECKING:
+    from noc_ledger.hsm import Pkcs11Signer
 
 __all__ = [
     "CONFIG",
@@ -81,6 +100,7 @@ __all__ = [
     "KeyInfo",
     "LedgerDir",
     "Obj",
+    "Pkcs11Config",
     "default_root_scope",
     "format_time",
     "issuing_key_file",
@@ -106,6 +126,13 @@ _MAX_TIME: Final = (1 << 63) - 1
 _RFC3339_UTC: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:Z|z|\+00:00)"
 )
+
+
+def token_key_label(origin: str, role: str) -> str:
+    """A fresh CKA_LABEL for a key generated in a token: the origin and role say whose key
+    it is to whoever lists the token; the random suffix keeps labels unique, so a second
+    ledger (or a retried init) on one token never collides with an earlier key."""
+    return f"noc-ledger {origin} {role} {secrets.token_hex(4)}"
 
 
 def issuing_key_file(key_id: bytes) -> str:
@@ -514,7 +541,16 @@ def _unhex(value: object, path: str, size: int) -> bytes:
     return bytes.fromhex(value)
 
 
-_KEY_FIELDS: Final = ("key_id", "public_key", "file", "label", "valid_from", "valid_until")
+_KEY_FIELDS: Final = (
+    "key_id",
+    "public_key",
+    "file",
+    "pkcs11_label",
+    "label",
+    "valid_from",
+    "valid_until",
+)
+_PKCS11_FIELDS: Final = ("module", "token_label", "root_key_label", "log_key_label")
 _CONFIG_FIELDS: Final = (
     "format",
     "origin",
@@ -526,25 +562,38 @@ _CONFIG_FIELDS: Final = (
     "root_scope",
     "issuing_key",
     "keys",
+    "pkcs11",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
-    """An issuing key this directory delegated, and the file that holds it."""
+    """An issuing key this directory delegated, and where it is: the key file ``file``,
+    or the key labelled ``pkcs11_label`` in the directory's token (exactly one is set)."""
 
     key_id: bytes
     public_key: bytes
-    file: str
+    file: str | None
     label: str | None
     valid_from: int
     valid_until: int
+    pkcs11_label: str | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the key is, for people: the file, or ``PKCS#11 token key '<label>'``."""
+        if self.file is not None:
+            return self.file
+        return f"PKCS#11 token key {self.pkcs11_label!r}"
 
     def to_json(self) -> dict[str, Any]:
+        where = {"file": self.file} if self.file is not None else {}
+        if self.pkcs11_label is not None:
+            where["pkcs11_label"] = self.pkcs11_label
         return {
             "key_id": self.key_id.hex(),
             "public_key": _b64(self.public_key),
-            "file": self.file,
+            **where,
             "label": self.label,
             "valid_from": self.valid_from,
             "valid_until": self.valid_until,
@@ -557,14 +606,59 @@ class KeyInfo:
         key_id = _unhex(o.need("key_id"), o.at("key_id"), 32)
         if key_id != signing.key_id(public_key):
             raise FieldError(o.at("key_id"), "does not match the public key")
-        file = o.text("file")
-        if not re.fullmatch(r"keys/[A-Za-z0-9._-]+\.pem", file):
+        file = o.opt_text("file")
+        token_label = o.opt_text("pkcs11_label")
+        if (file is None) == (token_label is None):
+            raise FieldError(path, "give exactly one of file and pkcs11_label")
+        if file is not None and not re.fullmatch(r"keys/[A-Za-z0-9._-]+\.pem", file):
             raise FieldError(o.at("file"), "expected keys/<name>.pem")
+        if token_label == "":
+            raise FieldError(o.at("pkcs11_label"), "expected a non-empty label")
         label = o.opt_text("label")
         info = cls(
-            key_id, public_key, file, label, o.integer("valid_from"), o.integer("valid_until")
+            key_id,
+            public_key,
+            file,
+            label,
+            o.integer("valid_from"),
+            o.integer("valid_until"),
+            token_label,
         )
         return info
+
+
+@dataclass(frozen=True, slots=True)
+class Pkcs11Config:
+    """The PKCS#11 token that holds some of this directory's keys: the module (a shared
+    library path), the token's label, and the labels of the root and log keys if they are
+    in it (None: that key is a file). Issuing keys say for themselves (KeyInfo)."""
+
+    module: str
+    token_label: str
+    root_key_label: str | None = None
+    log_key_label: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "token_label": self.token_label,
+            "root_key_label": self.root_key_label,
+            "log_key_label": self.log_key_label,
+        }
+
+    @classmethod
+    def from_json(cls, value: object, path: str) -> Pkcs11Config:
+        o = Obj(value, path, _PKCS11_FIELDS)
+        config = cls(
+            o.text("module"),
+            o.text("token_label"),
+            o.opt_text("root_key_label"),
+            o.opt_text("log_key_label"),
+        )
+        for name in _PKCS11_FIELDS:
+            if getattr(config, name) == "":
+                raise FieldError(o.at(name), "expected a non-empty string")
+        return config
 
 
 @dataclass(slots=True)
@@ -580,6 +674,7 @@ class Config:
     root_scope: Scope
     issuing_key: bytes | None
     keys: list[KeyInfo] = field(default_factory=list)
+    pkcs11: Pkcs11Config | None = None
 
     def to_json(self) -> bytes:
         obj = {
@@ -594,6 +689,8 @@ class Config:
             "issuing_key": None if self.issuing_key is None else self.issuing_key.hex(),
             "keys": [k.to_json() for k in self.keys],
         }
+        if self.pkcs11 is not None:
+            obj["pkcs11"] = self.pkcs11.to_json()
         return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -608,6 +705,8 @@ class Config:
                 raise FieldError("encrypted", "expected true or false")
             issuing = o.need("issuing_key")
             keys = [KeyInfo.from_json(k, f"keys[{i}]") for i, k in enumerate(o.items("keys"))]
+            raw_pkcs11 = o.get("pkcs11")
+            pkcs11 = None if raw_pkcs11 is None else Pkcs11Config.from_json(raw_pkcs11, "pkcs11")
             config = cls(
                 origin=o.text("origin"),
                 authority=o.text("authority"),
@@ -618,7 +717,10 @@ class Config:
                 root_scope=parse_scope(o.need("root_scope"), "root_scope"),
                 issuing_key=None if issuing is None else _unhex(issuing, "issuing_key", 32),
                 keys=keys,
+                pkcs11=pkcs11,
             )
+            if pkcs11 is None and any(k.pkcs11_label is not None for k in keys):
+                raise FieldError("pkcs11", "keys in a token, but no token is configured")
         except CommandError as exc:
             raise CommandError(f"{where}: {exc}") from None
         if config.issuing_key is not None and config.key(config.issuing_key) is None:
@@ -653,11 +755,11 @@ class _LazySigner:
     """A signer whose private key is read (asking for the passphrase) only when it first
     signs: read-only commands never need the passphrase."""
 
-    def __init__(self, public_key: bytes, load: Callable[[], signing.Ed25519Signer]) -> None:
+    def __init__(self, public_key: bytes, load: Callable[[], signing.Signer]) -> None:
         self._public_key = public_key
         self._key_id = signing.key_id(public_key)
         self._load = load
-        self._signer: signing.Ed25519Signer | None = None
+        self._signer: signing.Signer | None = None
 
     @property
     def public_key(self) -> bytes:
@@ -703,9 +805,12 @@ class LedgerDir:
         self.path = path
         self.config = config
         self._passphrase: bytes | None = None
+        self._pin: str | None = None
         self._store: SqliteStore | None = None
         self._ledger: Ledger | None = None
-        self._signers: dict[str, signing.Ed25519Signer] = {}
+        self._signers: dict[str, signing.Signer] = {}
+        # Signers holding a session on the token: closed (and logged out) by close().
+        self._token_signers: list[Pkcs11Signer] = []
 
     @classmethod
     def open(cls, path: str | Path) -> LedgerDir:
@@ -746,6 +851,11 @@ class LedgerDir:
             self._store.close()
             self._store = None
             self._ledger = None
+        while self._token_signers:
+            # Logging out cannot undo what was signed; a failure to is not worth an error
+            # that would hide the command's outcome.
+            with contextlib.suppress(TokenError):
+                self._token_signers.pop().close()
 
     # -- keys --------------------------------------------------------------------------
 
@@ -757,7 +867,72 @@ class LedgerDir:
             self._passphrase = get_passphrase(f"passphrase for the keys in {self.path}: ")
         return self._passphrase
 
-    def load_key(self, file: str, public_key: bytes, what: str) -> signing.Ed25519Signer:
+    def pin(self) -> str:
+        """The user PIN of the directory's token, asked for at most once."""
+        if self._pin is None:
+            token = self.token().token_label
+            self._pin = common.read_pin(f"user PIN of the PKCS#11 token {token!r}: ")
+        return self._pin
+
+    def token(self) -> Pkcs11Config:
+        """The directory's PKCS#11 token.
+
+        Raises:
+            CommandError: the directory has none.
+        """
+        if self.config.pkcs11 is None:
+            raise CommandError(
+                f"{self.path} keeps no key in a PKCS#11 token (it was not made with "
+                "init --pkcs11-module)"
+            )
+        return self.config.pkcs11
+
+    def load_token_key(self, label: str, public_key: bytes, what: str) -> signing.Signer:
+        """Open the key labelled ``label`` in the directory's token, by its label and the
+        key id of ``public_key`` (so that no other key can stand in for it).
+
+        Raises:
+            TokenError: module, token, PIN or key not found or unusable.
+        """
+        name = f"pkcs11:{label}"
+        cached = self._signers.get(name)
+        if cached is not None:
+            return cached
+        from noc_ledger.hsm import Pkcs11Signer  # noqa: PLC0415 - python-pkcs11 is optional
+
+        token = self.token()
+        try:
+            signer = Pkcs11Signer(
+                token.module,
+                token_label=token.token_label,
+                pin=self.pin(),
+                label=label,
+                key_id=signing.key_id(public_key),
+            )
+        except TokenError as exc:
+            raise TokenError(f"{what} key: {exc}") from None
+        self._token_signers.append(signer)
+        self._signers[name] = signer
+        return signer
+
+    def generate_token_key(self, label: str) -> Pkcs11Signer:
+        """Generate a key pair labelled ``label`` in the directory's token (non-extractable,
+        spec/signing.md §3) and keep it open.
+
+        Raises:
+            TokenError: as :func:`noc_ledger.hsm.generate_ed25519_key`.
+        """
+        from noc_ledger.hsm import generate_ed25519_key  # noqa: PLC0415 - optional binding
+
+        token = self.token()
+        signer = generate_ed25519_key(
+            token.module, token_label=token.token_label, pin=self.pin(), key_label=label
+        )
+        self._token_signers.append(signer)
+        self._signers[f"pkcs11:{label}"] = signer
+        return signer
+
+    def load_key(self, file: str, public_key: bytes, what: str) -> signing.Signer:
         """Read a key file and check it holds the key the configuration names.
 
         Raises:
@@ -794,10 +969,18 @@ class LedgerDir:
         self._signers[file] = signer
         return signer
 
-    def root_signer(self) -> signing.Ed25519Signer:
+    def root_signer(self) -> signing.Signer:
+        token = self.config.pkcs11
+        if token is not None and token.root_key_label is not None:
+            return self.load_token_key(
+                token.root_key_label, self.config.root_public_key, "authority root"
+            )
         return self.load_key(ROOT_KEY_FILE, self.config.root_public_key, "authority root")
 
-    def log_signer(self) -> signing.Ed25519Signer:
+    def log_signer(self) -> signing.Signer:
+        token = self.config.pkcs11
+        if token is not None and token.log_key_label is not None:
+            return self.load_token_key(token.log_key_label, self.config.log_public_key, "log")
         return self.load_key(LOG_KEY_FILE, self.config.log_public_key, "log")
 
     def issuing_info(self) -> KeyInfo:
@@ -821,8 +1004,11 @@ class LedgerDir:
             )
         return info
 
-    def issuing_signer(self) -> signing.Ed25519Signer:
+    def issuing_signer(self) -> signing.Signer:
         info = self.issuing_info()
+        if info.pkcs11_label is not None:
+            return self.load_token_key(info.pkcs11_label, info.public_key, "issuing")
+        assert info.file is not None  # KeyInfo.from_json: exactly one of the two
         return self.load_key(info.file, info.public_key, "issuing")
 
     def write_key(self, file: str, signer: signing.Ed25519Signer) -> None:
@@ -878,6 +1064,10 @@ def _check_empty(path: Path) -> bool:
     return False
 
 
+#: The keys `init --pkcs11-keys` may put in the token.
+TOKEN_ROLES: Final = ("root", "log", "issuing")
+
+
 def create(
     path: str | Path,
     *,
@@ -890,64 +1080,111 @@ def create(
     issuing_valid_from: int,
     issuing_valid_until: int,
     now: int,
+    encrypted: bool | None = None,
+    pkcs11: tuple[str, str] | None = None,
+    token_roles: Sequence[str] = ("root", "issuing"),
 ) -> LedgerDir:
     """Make a new ledger directory (see the module docstring): three new keys, the log
     with the delegation of the issuing key as entry 0 and its first checkpoint, and
     ``ledger.json`` last — a directory without it is not a ledger. On failure, whatever
-    was created is removed again.
+    was created is removed again (keys generated in a token are destroyed).
 
-    ``passphrase`` None writes unencrypted key files (``--unsafe-no-passphrase``).
+    ``passphrase`` None writes unencrypted key files (``--unsafe-no-passphrase``), unless
+    ``encrypted`` says key files are encrypted (every key is in a token now; a key file
+    written later asks for a passphrase then).
+    ``pkcs11`` (module path, token label) generates the keys named in ``token_roles``
+    (:data:`TOKEN_ROLES`) in that PKCS#11 token (the PIN from ``$NOC_LEDGER_PKCS11_PIN``
+    or a prompt).
 
     Raises:
         CommandError: ``path`` is not an empty directory (or absent), or cannot be written.
+        TokenError: the module, token or PIN is not right, or the token cannot make keys.
         NocLedgerError: a value breaks a rule of the library (origin, names, scope, times).
     """
     p = Path(path)
+    if encrypted is None:
+        encrypted = passphrase is not None
+    if encrypted and passphrase is None and (pkcs11 is None or len(set(token_roles)) < 3):
+        raise CommandError("a passphrase is needed for the key files")
     make_dir = _check_empty(p)
     with at_field("--origin"):
         check_key_name(origin)
     with at_field("--authority/--jurisdiction"):
         Issuer(authority, jurisdiction)
-    root, log, issuing = (signing.Ed25519Signer.generate() for _ in range(3))
-    delegation = KeyEvent(
-        KeyEventKind.DELEGATE,
-        issuing.public_key,
-        effective_at=issuing_valid_from,
-        decided_at=now,
-        label=issuing_label,
-        valid_until=issuing_valid_until,
-        scope=root_scope,
-    )
-    issuing_file = issuing_key_file(issuing.key_id)
-    # Encode every key before writing anything: a short passphrase fails here.
-    files = {
-        ROOT_KEY_FILE: encode_key(root, passphrase),
-        LOG_KEY_FILE: encode_key(log, passphrase),
-        issuing_file: encode_key(issuing, passphrase),
-    }
-    config = Config(
-        origin=origin,
-        authority=authority,
-        jurisdiction=jurisdiction,
-        encrypted=passphrase is not None,
-        root_public_key=root.public_key,
-        log_public_key=log.public_key,
-        root_scope=root_scope,
-        issuing_key=issuing.key_id,
-        keys=[
-            KeyInfo(
-                issuing.key_id,
-                issuing.public_key,
-                issuing_file,
-                issuing_label,
-                issuing_valid_from,
-                issuing_valid_until,
+    labels: dict[str, str] = {}
+    token: Pkcs11Config | None = None
+    if pkcs11 is not None:
+        unknown = sorted(set(token_roles) - set(TOKEN_ROLES))
+        if unknown or not token_roles:
+            raise CommandError(
+                f"--pkcs11-keys: {', '.join(unknown) or 'nothing'}: name keys among "
+                f"{', '.join(TOKEN_ROLES)}"
             )
-        ],
+        labels = {
+            role: token_key_label(origin, role) for role in TOKEN_ROLES if role in token_roles
+        }
+        token = Pkcs11Config(pkcs11[0], pkcs11[1], labels.get("root"), labels.get("log"))
+    # A placeholder configuration until the public keys are known: the directory object
+    # is what opens the token (PIN asked once) and closes it.
+    directory = LedgerDir(
+        p,
+        Config(origin, authority, jurisdiction, encrypted, b"", b"", root_scope, None),
     )
+    directory.config.pkcs11 = token
+    generated: list[Pkcs11Signer] = []
+    keys: dict[str, signing.Signer] = {}
     created: list[Path] = []
-    directory = LedgerDir(p, config)
     try:
+        for role in TOKEN_ROLES:
+            if role in labels:
+                signer = directory.generate_token_key(labels[role])
+                generated.append(signer)
+                keys[role] = signer
+            else:
+                keys[role] = signing.Ed25519Signer.generate()
+        root, log, issuing = keys["root"], keys["log"], keys["issuing"]
+        delegation = KeyEvent(
+            KeyEventKind.DELEGATE,
+            issuing.public_key,
+            effective_at=issuing_valid_from,
+            decided_at=now,
+            label=issuing_label,
+            valid_until=issuing_valid_until,
+            scope=root_scope,
+        )
+        issuing_file = None if "issuing" in labels else issuing_key_file(issuing.key_id)
+        # Encode every key file before writing anything: a short passphrase fails here.
+        files = {
+            name: encode_key(signer, passphrase)
+            for name, signer in (
+                (ROOT_KEY_FILE, root),
+                (LOG_KEY_FILE, log),
+                (issuing_file, issuing),
+            )
+            if name is not None and isinstance(signer, signing.Ed25519Signer)
+        }
+        directory.config = Config(
+            origin=origin,
+            authority=authority,
+            jurisdiction=jurisdiction,
+            encrypted=encrypted,
+            root_public_key=root.public_key,
+            log_public_key=log.public_key,
+            root_scope=root_scope,
+            issuing_key=issuing.key_id,
+            keys=[
+                KeyInfo(
+                    issuing.key_id,
+                    issuing.public_key,
+                    issuing_file,
+                    issuing_label,
+                    issuing_valid_from,
+                    issuing_valid_until,
+                    labels.get("issuing"),
+                )
+            ],
+            pkcs11=token,
+        )
         try:
             if make_dir:
                 p.mkdir(parents=True)
@@ -960,8 +1197,9 @@ def create(
         for name, data in files.items():
             common.write_private(p / name, data)
             created.append(p / name)
-        for name, signer in ((ROOT_KEY_FILE, root), (LOG_KEY_FILE, log), (issuing_file, issuing)):
-            directory._signers[name] = signer
+        for file, key in ((ROOT_KEY_FILE, root), (LOG_KEY_FILE, log), (issuing_file, issuing)):
+            if file is not None and file in files:
+                directory._signers[file] = key
         created += [p / DATABASE, p / f"{DATABASE}-wal", p / f"{DATABASE}-shm"]
         ledger = directory.ledger(sign=True)
         # The published policy must be writable for this authority name (spec/policy.md §4.3).
@@ -969,6 +1207,10 @@ def create(
         ledger.record_key_event(delegation, root)
         directory.save()
     except BaseException:
+        for signer in generated:
+            # Keys of a ledger that was never made must not linger in the token.
+            with contextlib.suppress(TokenError):
+                signer.destroy()
         directory.close()
         for item in reversed(created):
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from noc_ledger import signing
@@ -99,6 +100,31 @@ class Applied:
     certificate: Certificate | None = None
 
 
+@lru_cache(maxsize=256)
+def _key_id(public_key: bytes) -> bytes:
+    # A log has few signing keys and every entry names one: the thumbprint (a CBOR encode
+    # and a SHA-256) is computed once per key, not once per entry.
+    return signing.key_id(public_key)
+
+
+def _verify(envelope: signing.Sign1, content_type: str, public_key: bytes) -> None:
+    """What :func:`signing.verify_sign1` checks (spec/signing.md §2.4), on the envelope
+    :func:`apply_entry` already decoded from the entry (strictly: its ``protected`` and
+    ``payload`` are the exact bytes received), so the entry is not decoded twice.
+
+    Raises:
+        SignatureError: wrong content type, a kid that does not name ``public_key``, or a
+            signature that does not verify.
+    """
+    if envelope.content_type != content_type:
+        raise SignatureError(
+            f"COSE_Sign1: content type is {envelope.content_type!r}, expected {content_type!r}"
+        )
+    if envelope.key_id != _key_id(public_key):
+        raise SignatureError("COSE_Sign1: kid does not match the verification key")
+    signing.verify_ed25519(public_key, envelope.to_be_signed(), envelope.signature)
+
+
 def _delegation(view: StateView, key_id: bytes, index: int) -> tuple[KeyEvent, KeyStatus]:
     """The delegation of ``key_id`` and its record, checked to allow signing at ``index``
     (spec/events.md §3.3)."""
@@ -117,9 +143,9 @@ def _in_window(event: KeyEvent, at: int, what: str) -> None:
 
 
 def _apply_key_event(
-    view: StateView, envelope: signing.Sign1, entry: bytes, index: int, authority: Authority
+    view: StateView, envelope: signing.Sign1, index: int, authority: Authority
 ) -> Applied:
-    signing.verify_sign1(entry, content_type=_CT["key-event"], public_key=authority.root_public_key)
+    _verify(envelope, _CT["key-event"], authority.root_public_key)
     event = KeyEvent.from_cbor(envelope.payload)
     if event.kind is KeyEventKind.DELEGATE:
         assert event.scope is not None
@@ -146,11 +172,21 @@ def _check_edge(predecessor: Certificate, successor: Certificate, kind: EdgeKind
 
 
 def _apply_certificate(
-    view: StateView, envelope: signing.Sign1, entry: bytes, index: int, authority: Authority
+    view: StateView,
+    envelope: signing.Sign1,
+    index: int,
+    built: Certificate | None,
 ) -> Applied:
     delegation, _ = _delegation(view, envelope.key_id, index)
-    signing.verify_sign1(entry, content_type=_CT["certificate"], public_key=delegation.public_key)
-    cert = Certificate.from_cbor(envelope.payload)
+    _verify(envelope, _CT["certificate"], delegation.public_key)
+    if built is not None and built.to_cbor() == envelope.payload:
+        # The caller built this Certificate (its constructor checked every model rule) and
+        # the payload is byte for byte its deterministic encoding, so decoding the payload
+        # would rebuild the same value and re-encode the same bytes (spec/certificate.md
+        # §3.1). Any other payload is decoded and checked in full.
+        cert = built
+    else:
+        cert = Certificate.from_cbor(envelope.payload)
     cert_id = certificate_id(envelope.payload)
     existing = view.cert_status(cert_id)
     if existing is not None:
@@ -175,11 +211,9 @@ def _apply_certificate(
     return Applied("certificate", cert_id, changes, certificate=cert)
 
 
-def _apply_status_event(
-    view: StateView, envelope: signing.Sign1, entry: bytes, index: int
-) -> Applied:
+def _apply_status_event(view: StateView, envelope: signing.Sign1, index: int) -> Applied:
     delegation, _ = _delegation(view, envelope.key_id, index)
-    signing.verify_sign1(entry, content_type=_CT["status-event"], public_key=delegation.public_key)
+    _verify(envelope, _CT["status-event"], delegation.public_key)
     event = StatusEvent.from_cbor(envelope.payload)
     _in_window(delegation, event.decided_at, "decided at")
     current = view.cert_status(event.certificate_id)
@@ -193,8 +227,20 @@ def _apply_status_event(
     return Applied("status-event", event.certificate_id, {event.certificate_id: record})
 
 
-def apply_entry(view: StateView, entry: bytes, *, index: int, authority: Authority) -> Applied:
+def apply_entry(
+    view: StateView,
+    entry: bytes,
+    *,
+    index: int,
+    authority: Authority,
+    certificate: Certificate | None = None,
+) -> Applied:
     """Check ``entry`` as the entry at ``index`` and say what it changes (spec/events.md §5).
+
+    ``certificate`` (optional) is the :class:`Certificate` a writer built and signed into
+    ``entry``: if the entry's payload is exactly ``certificate.to_cbor()`` it stands for
+    the decoded payload (the same value, already validated on construction); otherwise it
+    is ignored and the payload is decoded. Every other check runs either way.
 
     Raises:
         DecodeError: the entry is too long, not a canonical COSE_Sign1, or its payload is
@@ -209,11 +255,11 @@ def apply_entry(view: StateView, entry: bytes, *, index: int, authority: Authori
         raise DecodeError(f"an entry is bytes of at most {MAX_ENTRY_SIZE}")
     envelope = signing.decode_sign1(entry)
     if envelope.content_type == _CT["key-event"]:
-        return _apply_key_event(view, envelope, entry, index, authority)
+        return _apply_key_event(view, envelope, index, authority)
     if envelope.content_type == _CT["certificate"]:
-        return _apply_certificate(view, envelope, entry, index, authority)
+        return _apply_certificate(view, envelope, index, certificate)
     if envelope.content_type == _CT["status-event"]:
-        return _apply_status_event(view, envelope, entry, index)
+        return _apply_status_event(view, envelope, index)
     raise SignatureError(f"a {envelope.content_type} is not a log entry")
 
 

@@ -9,3 +9,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 # tools/ (the vector generator) is imported by the vector tests.
 sys.path.insert(0, str(ROOT))
+
+# The throwaway PostgreSQL server and per-test databases (tests/postgres_server.py).
+from tests.postgres_server import postgres_dsn, postgres_server  # noqa: E402, F401

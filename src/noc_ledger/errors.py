@@ -34,6 +34,7 @@ __all__ = [
     "StaleError",
     "StatusMapError",
     "StatusProofError",
+    "StatusRootError",
     "StorageError",
     "SupersededError",
     "SuspendedError",
@@ -85,6 +86,11 @@ class SignatureError(VerificationError):
 
 class StatusProofError(VerificationError):
     """A status-map proof does not verify (spec/revocation.md §3.4)."""
+
+
+class StatusRootError(VerificationError):
+    """A checkpoint's status-root line is not the root of the status map derived from its
+    entries (spec/revocation.md §6): the log committed to a wrong map (spec/audit.md)."""
 
 
 class StatusMapError(NocLedgerError, ValueError):

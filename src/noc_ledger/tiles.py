@@ -57,6 +57,8 @@ __all__ = [
     "parse_tile_path",
     "read_hash_tile",
     "resources_for_size",
+    "subtree_root",
+    "tile_for",
     "tile_hash_indexes",
     "tile_path",
 ]
@@ -445,8 +447,16 @@ def locate_stored_hash(index: int, size: int) -> HashLocation:
     return HashLocation(tile, first - tile.n * TILE_WIDTH, 1 << k)
 
 
-def _perfect_root(hashes: Sequence[bytes]) -> bytes:
-    """The Merkle tree hash over a power-of-two number of subtree hashes (RFC 9162 §2.1.1)."""
+def subtree_root(hashes: Sequence[bytes]) -> bytes:
+    """The Merkle tree hash over a power-of-two number (1-256) of hashes of equal subtrees:
+    the hash of the perfect subtree they are the leaves of (RFC 9162 §2.1.1). Over a full
+    hash tile's 256 hashes it is the tile's hash in the level above (C2SP tlog-tiles).
+
+    Raises:
+        OutOfRangeError: the count is not a power of two.
+    """
+    if not hashes or len(hashes) & (len(hashes) - 1):
+        raise OutOfRangeError("subtree_root needs a power-of-two number of hashes")
     level = list(hashes)
     while len(level) > 1:
         level = [
@@ -491,5 +501,5 @@ class TileHashReader:
         out: list[bytes] = []
         for loc in locations:
             hashes = decoded[loc.tile][loc.offset : loc.offset + loc.count]
-            out.append(hashes[0] if loc.count == 1 else _perfect_root(hashes))
+            out.append(hashes[0] if loc.count == 1 else subtree_root(hashes))
         return out

@@ -44,6 +44,8 @@ from noc_ledger.tiles import (
     TileHashReader,
     bundles_for_size,
     decode_entry_bundle,
+    decode_hash_tile,
+    subtree_root,
     tile_path,
 )
 
@@ -145,7 +147,20 @@ class _TileSource:
             data = self._fetch(tile_path(full), _tile_limit(full))
             if data is not None:
                 return self._prefix(tile, data)
+            if tile.level >= 1:
+                return self._from_level_below(tile)
         raise FetchError(f"{self.location}: {tile_path(tile)} not found")
+
+    def _from_level_below(self, tile: Tile) -> bytes:
+        """A partial hash tile of an older tree, neither published nor replaced by its full
+        tile, rebuilt from the full tiles one level down: hash ``i`` is the root of full
+        tile ``(L - 1, 256N + i)``, which every larger tree publishes (spec/tiles.md §6.3).
+        Up to 255 full-tile reads, so only as a last resort."""
+        out = bytearray()
+        for i in range(tile.width):
+            below = Tile(tile.level - 1, tile.n * TILE_WIDTH + i, TILE_WIDTH)
+            out += subtree_root(decode_hash_tile(self._read_tile(below), TILE_WIDTH))
+        return bytes(out)
 
     def _remember(self, tile: Tile, data: bytes) -> None:
         if len(data) != TILE_WIDTH * merkle.HASH_SIZE:

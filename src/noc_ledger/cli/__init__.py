@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "admin",
     "verifier",
     "demo",
+    "register",
     "audit",
 )
 

@@ -181,30 +181,36 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------
 
-    def submit(self, entries: Sequence[bytes]) -> list[Receipt]:
+    def submit(
+        self,
+        entries: Sequence[bytes],
+        *,
+        certificates: Sequence[Certificate | None] = (),
+    ) -> list[Receipt]:
         """Append already-signed entries, all or nothing, in one durable transaction, and
         sign one checkpoint covering them.
 
         Re-submitting a certificate already in the log appends nothing for it and returns
         its original index (``duplicate=True``).
 
+        ``certificates`` (optional, one item per entry) names the :class:`Certificate` the
+        caller signed into each certificate entry (None for other entries): a payload that
+        is byte for byte its encoding is not decoded again; any other payload is decoded
+        and checked in full (``logstate.apply_entry``). Every other check runs either way.
+
         Raises:
             DecodeError, SignatureError, ScopeError, TransitionError, ModelError: an entry
                 breaks a rule (the message names its position in the batch); nothing was
                 written.
             StorageError: the store failed; nothing was written.
+            ValueError: ``certificates`` is given with a length other than ``entries``'s.
         """
-        return self._submit(entries, ())
-
-    def _submit(
-        self, entries: Sequence[bytes], certificates: Sequence[Certificate]
-    ) -> list[Receipt]:
-        """:meth:`submit`; ``certificates[i]``, if given, is the certificate the ledger
-        itself signed into ``entries[i]`` (see ``logstate.apply_entry``)."""
+        if certificates and len(certificates) != len(entries):
+            raise ValueError("certificates: one item per entry")
         with self._store.transaction() as tx:
             state = _TxState(tx, self._key_events)
             if certificates:
-                state.prefetch([c.id for c in certificates])
+                state.prefetch([c.id for c in certificates if c is not None])
             applied: list[tuple[Applied, int]] = []
             for position, entry in enumerate(entries):
                 index = state.base + len(state.pending)
@@ -280,7 +286,7 @@ class Ledger:
             as :meth:`submit`; EncodeError: a certificate is too large to sign.
         """
         certs = list(certificates)
-        return self._submit([sign_certificate(c, signer) for c in certs], certs)
+        return self.submit([sign_certificate(c, signer) for c in certs], certificates=certs)
 
     def record(self, event: StatusEvent, signer: signing.Signer) -> Receipt:
         """Sign a status event with an issuing key and log it."""

@@ -1,0 +1,560 @@
+"""The scale benchmark: one log of N entries (1 M, 10 M) built once on ``SqliteStore`` in a
+reusable directory, then each phase measured in its own spawned interpreter, so that every
+phase's peak RSS is its own. The result is the ratio of each figure at 10 M to the same
+figure at 1 M (``--baseline``: does throughput hold, does memory stay flat?) and of each
+phase to its raw floor measured in the same run.
+
+Phases (``--phases``, default all, in this order; each one is skipped, with the reason
+recorded, when the module it measures is not in the tree):
+
+* ``floors`` — raw PyNaCl Ed25519 sign/s and verify/s over real certificate payloads (the
+  signed bytes of this log's entries): the crypto every issuance and every audited entry
+  cannot avoid.
+* ``build`` — entries/s appending the log through ``Ledger.issue_batch`` / ``Ledger.submit``
+  (``--batch`` entries per durable transaction, default 1000): ~95 % NOC issuances by
+  ``--keys`` issuing keys in turn (each batch is signed by one key), ~5 % status events
+  (alternately suspend and revoke) on certificates of the previous batch. Timed: building
+  the ``Certificate`` objects, signing, every check of ``logstate.apply_entry``, the
+  append, the status map, the signed checkpoint per batch and the commit. The build
+  resumes where it stopped (every batch is one transaction), so one directory serves the
+  later phases and later runs.
+* ``export`` — ``noc_ledger.ledger.tiles_export.export_tiles`` of the whole log at its
+  latest checkpoint into ``DIR/tiles`` (deleted first): entries/s and bytes written.
+* ``proofs-store`` — inclusion and consistency proofs/s from the store
+  (``Ledger.prove_inclusion`` / ``Ledger.prove_consistency``, random indexes and sizes,
+  fixed seed), each proof checked against the checkpoint's root after timing.
+* ``proofs-tiles`` — the same proofs from the exported tiles through the client source
+  (``noc_ledger.client.source.open_source`` + ``prove_inclusion`` / ``prove_consistency``),
+  compared with the store's proofs.
+* ``audit`` — entries/s of a full audit from the tiles directory by the client auditor
+  (``noc_ledger.client.auditor.run_audit``: every entry's signature and rules, the tree and
+  the status-map root), with the ledger's own trust policy. ``--audit-budget SECONDS``
+  stops it early and reports the rate so far (marked partial).
+
+Results are written to ``--out`` (default ``DIR/results.json``) after every phase, so a run
+that is cut short keeps its finished phases; a second run with the same ``--out`` adds to
+it. A table is printed at the end.
+
+Run (from the repository root)::
+
+    python bench/bench_scale.py --quick                                   # 20,000 entries
+    python bench/bench_scale.py --entries 1000000 --dir /tmp/scale-1m
+    python bench/bench_scale.py --entries 10000000 --dir /tmp/scale-10m \\
+        --baseline /tmp/scale-1m/results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nacl.bindings
+
+from _common import (
+    base_parser,
+    fmt_rate,
+    fmt_ratio,
+    machine,
+    peak_rss_mib,
+    perf_counter,
+    progress,
+    rate,
+    ratio,
+    run_isolated,
+    table,
+)
+from noc_ledger import merkle, signing
+from noc_ledger.checkpoint import decode_checkpoint_note
+from noc_ledger.events import ReasonCode, StatusEvent, StatusEventKind
+from noc_ledger.ledger.ledger import Ledger
+from noc_ledger.ledger.sqlite import SqliteStore
+from noc_ledger.model import sign_certificate
+from noc_ledger.policy import parse_policy
+from tests.ledger_story import AUTHORITY, LOG, ORIGIN, ROOT, clock, delegation
+from tools.gen_vectors import T0, sample_noc
+
+QUICK_ENTRIES = 20_000
+DEFAULT_ENTRIES = 1_000_000
+PHASES = ("floors", "build", "export", "proofs-store", "proofs-tiles", "audit")
+STATUS_EVERY = 20  # one status event per 20 entries: 5 %
+SEED = 2026
+
+
+# -- the log's contents ------------------------------------------------------------------
+
+
+def _issuers(count: int) -> list[Any]:
+    return [
+        signing.Ed25519Signer(hashlib.sha256(f"scale: issuer {k}".encode()).digest())
+        for k in range(count)
+    ]
+
+
+def _certificate(base: Any, number: int) -> Any:
+    return dataclasses.replace(base, number=f"VARA/NOC/2026/{number:09d}")
+
+
+def _plan(batch: int) -> tuple[int, int]:
+    """(certificates, status events) per full batch."""
+    events = batch // STATUS_EVERY
+    return batch - events, events
+
+
+def _open_ledger(directory: Path) -> tuple[Any, Any]:
+    store = SqliteStore(directory / "ledger.db")
+    return store, Ledger(store, origin=ORIGIN, authority=AUTHORITY, log_signer=LOG, clock=clock)
+
+
+# -- phases (each runs in its own spawned interpreter) ------------------------------------
+
+
+def phase_floors(directory: str, count: int) -> dict[str, Any]:
+    """Raw PyNaCl sign/s and verify/s over this log's real certificate payloads."""
+    key = _issuers(1)[0]
+    base = sample_noc()
+    sk = nacl.bindings.crypto_sign_seed_keypair(key.seed())[1]
+    messages = [
+        signing.decode_sign1(sign_certificate(_certificate(base, n), key)).to_be_signed()
+        for n in range(count)
+    ]
+    start = perf_counter()
+    signed = [nacl.bindings.crypto_sign(m, sk) for m in messages]
+    sign_s = perf_counter() - start
+    start = perf_counter()
+    for s in signed:
+        nacl.bindings.crypto_sign_open(s, key.public_key)
+    verify_s = perf_counter() - start
+    return {
+        "count": count,
+        "sign_per_s": rate(count, sign_s),
+        "verify_per_s": rate(count, verify_s),
+        "sign_verify_per_s": rate(count, sign_s + verify_s),
+    }
+
+
+def phase_build(directory: str, entries: int, batch: int, keys: int) -> dict[str, Any]:
+    """Build (or finish building) the log to ``entries`` entries; see the module doc."""
+    issuers = _issuers(keys)
+    store, ledger = _open_ledger(Path(directory))
+    try:
+        size = ledger.size()
+        if size == 0:
+            ledger.submit([delegation(k).sign(ROOT) for k in issuers])
+            size = keys
+        if size < keys or ((size - keys) % batch and size < entries):
+            raise RuntimeError(f"{directory}: size {size} is not a batch boundary of this plan")
+        first_batch = (size - keys) // batch
+        n_certs, n_events = _plan(batch)
+        base = sample_noc()
+        if size >= entries:
+            return {"entries": size, "resumed_from": size, "built": 0, "seconds": 0.0}
+
+        def ids_of(b: int) -> list[bytes]:
+            return [_certificate(base, b * n_certs + i).id for i in range(n_certs)]
+
+        previous = ids_of(first_batch - 1) if first_batch > 0 else []
+        start = perf_counter()
+        cert_s = 0.0
+        built = 0
+        b = first_batch
+        last_report = start
+        while size < entries:
+            room = min(batch, entries - size)
+            t0 = perf_counter()
+            certs = [_certificate(base, b * n_certs + i) for i in range(min(n_certs, room))]
+            cert_s += perf_counter() - t0
+            signer = issuers[b % keys]
+            if room == batch and previous:
+                # Status events on every 19th certificate of the previous batch, alternately
+                # suspended and revoked (each certificate gets at most one event).
+                signed = [sign_certificate(c, signer) for c in certs]
+                step = n_certs // n_events
+                for j in range(n_events):
+                    kind = StatusEventKind.SUSPEND if j % 2 == 0 else StatusEventKind.REVOKE
+                    event = StatusEvent(
+                        kind, previous[j * step], T0 + 1, T0 + 1, ReasonCode.BREACH_OF_CONDITIONS
+                    )
+                    signed.append(event.sign(signer))
+                # The certificates travel with their entries (what issue_batch does) so the
+                # ledger does not decode payloads it has just encoded.
+                receipts = ledger.submit(signed, certificates=[*certs, *[None] * n_events])
+            else:
+                receipts = ledger.issue_batch(certs, signer)
+            size = receipts[-1].size
+            built += len(receipts)
+            previous = [c.id for c in certs]
+            b += 1
+            now = perf_counter()
+            if now - last_report > 30:
+                last_report = now
+                progress(
+                    f"build: {size:,} / {entries:,} entries, "
+                    f"{fmt_rate(rate(built, now - start))}, peak RSS {peak_rss_mib():.0f} MiB"
+                )
+        seconds = perf_counter() - start
+        checkpoint = ledger.checkpoint()
+    finally:
+        store.close()
+    return {
+        "entries": size,
+        "resumed_from": size - built,
+        "built": built,
+        "seconds": seconds,
+        "entries_per_s": rate(built, seconds),
+        "certificate_objects_s": cert_s,
+        "db_bytes": _du(Path(directory), ("ledger.db", "ledger.db-wal")),
+        "checkpoint": checkpoint.decode(),
+    }
+
+
+def phase_export(directory: str) -> dict[str, Any]:
+    export_tiles = importlib.import_module("noc_ledger.ledger.tiles_export").export_tiles
+    store, ledger = _open_ledger(Path(directory))
+    out = Path(directory) / "tiles"
+    try:
+        if out.exists():
+            shutil.rmtree(out)
+        checkpoint = ledger.checkpoint()
+        size = ledger.size()
+        start = perf_counter()
+        export_tiles(ledger, out, checkpoint=checkpoint)
+        seconds = perf_counter() - start
+    finally:
+        store.close()
+    files = sum(len(f) for _, _, f in os.walk(out))
+    return {
+        "entries": size,
+        "seconds": seconds,
+        "entries_per_s": rate(size, seconds),
+        "bytes": _du(out),
+        "files": files,
+    }
+
+
+def _proof_inputs(size: int, count: int) -> tuple[list[int], list[int]]:
+    """Random leaf indexes for inclusion, and random old sizes for consistency to
+    ``size`` (what a client holding an older checkpoint asks for)."""
+    rng = random.Random(SEED)
+    return [rng.randrange(size) for _ in range(count)], [
+        rng.randrange(1, size) for _ in range(count)
+    ]
+
+
+def phase_proofs(directory: str, count: int, source_kind: str) -> dict[str, Any]:
+    """Inclusion proofs/s (random leaves) and consistency proofs/s (random old size to the
+    checkpoint's size) from the store or from the exported tiles."""
+    store, ledger = _open_ledger(Path(directory))
+    try:
+        cp = decode_checkpoint_note(ledger.checkpoint())
+        size = cp.size
+        indexes, sizes = _proof_inputs(size, count)
+        if source_kind == "store":
+            prove_inclusion = ledger.prove_inclusion
+            prove_consistency = ledger.prove_consistency
+        else:
+            client_source = importlib.import_module("noc_ledger.client.source")
+            src = client_source.open_source(str(Path(directory) / "tiles"))
+
+            def prove_inclusion(index: int, size: int) -> list[bytes]:
+                return client_source.prove_inclusion(src, index, size)
+
+            def prove_consistency(size1: int, size2: int) -> list[bytes]:
+                return client_source.prove_consistency(src, size1, size2)
+
+        rss_before = peak_rss_mib()
+        start = perf_counter()
+        inclusion = [prove_inclusion(i, size) for i in indexes]
+        inclusion_s = perf_counter() - start
+        start = perf_counter()
+        consistency = [prove_consistency(s1, size) for s1 in sizes]
+        consistency_s = perf_counter() - start
+        # Untimed: every proof must verify against the checkpoint (and, for the tiles,
+        # equal the store's); a wrong proof served fast is no result.
+        checked = min(count, 2_000)
+        with ledger._store.snapshot() as r:
+            for i, proof in zip(indexes[:checked], inclusion, strict=False):
+                leaf = merkle.leaf_hash(r.read_entries(i, i + 1)[0])
+                merkle.verify_inclusion(
+                    index=i, size=size, leaf_hash=leaf, proof=proof, root=cp.root
+                )
+            for s1, proof in zip(sizes[:checked], consistency, strict=False):
+                merkle.verify_consistency(
+                    size1=s1,
+                    size2=size,
+                    proof=proof,
+                    root1=merkle.root_from_reader(s1, r),
+                    root2=cp.root,
+                )
+        if source_kind == "tiles":
+            for i, proof in zip(indexes[:checked], inclusion, strict=False):
+                if proof != ledger.prove_inclusion(i, size):
+                    raise RuntimeError(f"tiles and store disagree on the proof of {i}")
+    finally:
+        store.close()
+    return {
+        "entries": size,
+        "count": count,
+        "inclusion_per_s": rate(count, inclusion_s),
+        "consistency_per_s": rate(count, consistency_s),
+        "checked": checked,
+        "rss_before_mib": round(rss_before, 1),
+    }
+
+
+class _BudgetError(Exception):
+    pass
+
+
+def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
+    client_source = importlib.import_module("noc_ledger.client.source")
+    run_audit = importlib.import_module("noc_ledger.client.auditor").run_audit
+    store, ledger = _open_ledger(Path(directory))
+    try:
+        policy = parse_policy(ledger.trust_policy(max_status_age=10 * 365 * 86_400))
+        size = ledger.size()
+    finally:
+        store.close()
+    src = client_source.open_source(str(Path(directory) / "tiles"))
+    done = [0]
+    start = perf_counter()
+    last = [start]
+
+    def on_progress(count: int, total: int) -> None:
+        done[0] = count
+        now = perf_counter()
+        if now - last[0] > 30:
+            last[0] = now
+            progress(
+                f"audit: {count:,} / {total:,}, {fmt_rate(rate(count, now - start))}, "
+                f"peak RSS {peak_rss_mib():.0f} MiB"
+            )
+        if budget is not None and now - start > budget and count < total:
+            raise _BudgetError
+
+    partial = False
+    try:
+        result = run_audit(src, policy, progress=on_progress)
+        audited = result.state.size
+    except _BudgetError:
+        partial = True
+        audited = done[0]
+    seconds = perf_counter() - start
+    return {
+        "entries": size,
+        "audited": audited,
+        "partial": partial,
+        "seconds": seconds,
+        "entries_per_s": rate(audited, seconds),
+    }
+
+
+# -- driver ------------------------------------------------------------------------------
+
+
+def _du(path: Path, names: tuple[str, ...] | None = None) -> int:
+    if names is not None:
+        return sum((path / n).stat().st_size for n in names if (path / n).exists())
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.lstat(os.path.join(root, f)).st_size
+    return total
+
+
+def _missing(module: str) -> str | None:
+    try:
+        found = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        found = None
+    return None if found is not None else f"{module} is not in this tree yet"
+
+
+def _save(path: Path, report: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: Any) -> None:
+    progress(f"phase {name} …")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        result = run_isolated(target, **kwargs)
+    except RuntimeError as exc:
+        result = {"error": str(exc).splitlines()[-1]}
+        progress(f"phase {name} failed: {result['error']}")
+    result["started"] = started
+    report["phases"][name] = result
+    _save(out, report)
+    progress(
+        f"phase {name} done: {json.dumps({k: v for k, v in result.items() if k != 'checkpoint'})}"
+    )
+
+
+def _rows(report: dict[str, Any], baseline: dict[str, Any] | None) -> list[list[str]]:
+    phases = report["phases"]
+    floors = phases.get("floors", {})
+    base = (baseline or {}).get("phases", {})
+
+    def vs_base(name: str, key: str, value: float | None) -> str:
+        other = base.get(name, {}).get(key)
+        return fmt_ratio(ratio(value, other)) if value and other else "-"
+
+    def rss(name: str) -> str:
+        value = phases.get(name, {}).get("peak_rss_mib")
+        return f"{value:,.0f} MiB" if value else "-"
+
+    rows = []
+
+    def add(name: str, label: str, key: str, floor_key: str | None) -> None:
+        ph = phases.get(name)
+        if not ph or key not in ph:
+            reason = (ph or {}).get("skipped") or (ph or {}).get("error") or "not run"
+            rows.append([label, "-", "-", "-", "-", "-", "-", reason[:60]])
+            return
+        value = ph[key]
+        floor = floors.get(floor_key) if floor_key else None
+        rows.append(
+            [
+                label,
+                f"{ph.get('audited', ph.get('entries', 0)):,}",
+                fmt_rate(value),
+                fmt_ratio(ratio(value, floor)) if floor else "-",
+                rss(name),
+                vs_base(name, key, value),
+                vs_base(name, "peak_rss_mib", ph.get("peak_rss_mib")),
+                "partial" if ph.get("partial") else "",
+            ]
+        )
+
+    add("floors", "floor: PyNaCl sign", "sign_per_s", None)
+    add("floors", "floor: PyNaCl verify", "verify_per_s", None)
+    add("build", "build (entries/s)", "entries_per_s", "sign_per_s")
+    add("export", "tiles export (entries/s)", "entries_per_s", None)
+    add("proofs-store", "inclusion proofs, store", "inclusion_per_s", None)
+    add("proofs-store", "consistency proofs, store", "consistency_per_s", None)
+    add("proofs-tiles", "inclusion proofs, tiles", "inclusion_per_s", None)
+    add("proofs-tiles", "consistency proofs, tiles", "consistency_per_s", None)
+    add("audit", "audit from tiles (entries/s)", "entries_per_s", "verify_per_s")
+    return rows
+
+
+def main() -> None:
+    parser: argparse.ArgumentParser = base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=None, help="log size (default 1,000,000)")
+    parser.add_argument("--dir", default=None, help="the log's directory, reused between runs")
+    parser.add_argument("--out", default=None, help="results JSON (default DIR/results.json)")
+    parser.add_argument("--baseline", default=None, help="results JSON of a smaller run")
+    parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset")
+    parser.add_argument("--batch", type=int, default=1000, help="entries per transaction")
+    parser.add_argument("--keys", type=int, default=16, help="issuing keys")
+    parser.add_argument("--proofs", type=int, default=None, help="proofs of each kind")
+    parser.add_argument("--audit-budget", type=float, default=None, help="seconds, then stop")
+    args = parser.parse_args()
+
+    entries = args.entries or (QUICK_ENTRIES if args.quick else DEFAULT_ENTRIES)
+    proofs = args.proofs or (2_000 if args.quick else 20_000)
+    directory = Path(args.dir or f"/tmp/noc-scale-{entries}")
+    directory.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out) if args.out else directory / "results.json"
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {sorted(unknown)}")
+    baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None
+
+    report: dict[str, Any] = {"phases": {}}
+    if out.exists():
+        report = json.loads(out.read_text())
+        if report.get("entries") != entries:
+            parser.error(f"{out} holds a run of {report.get('entries')} entries")
+    report.update(
+        entries=entries,
+        dir=str(directory),
+        batch=args.batch,
+        keys=args.keys,
+        machine=machine(),
+        command=" ".join(sys.argv),
+    )
+    _save(out, report)
+
+    for name in phases:
+        needs = {
+            "export": "noc_ledger.ledger.tiles_export",
+            "proofs-tiles": "noc_ledger.client.source",
+            "audit": "noc_ledger.client.auditor",
+        }.get(name)
+        if needs and (why := _missing(needs)):
+            report["phases"][name] = {"skipped": why}
+            _save(out, report)
+            continue
+        if name in ("proofs-tiles", "audit") and not (directory / "tiles").exists():
+            report["phases"][name] = {"skipped": "no exported tiles (run the export phase)"}
+            _save(out, report)
+            continue
+        if name == "floors":
+            _run(report, out, name, phase_floors, directory=str(directory), count=20_000)
+        elif name == "build":
+            _run(
+                report,
+                out,
+                name,
+                phase_build,
+                directory=str(directory),
+                entries=entries,
+                batch=args.batch,
+                keys=args.keys,
+            )
+        elif name == "export":
+            _run(report, out, name, phase_export, directory=str(directory))
+        elif name in ("proofs-store", "proofs-tiles"):
+            kind = name.split("-")[1]
+            _run(
+                report,
+                out,
+                name,
+                phase_proofs,
+                directory=str(directory),
+                count=proofs,
+                source_kind=kind,
+            )
+        elif name == "audit":
+            _run(report, out, name, phase_audit, directory=str(directory), budget=args.audit_budget)
+
+    headers = [
+        "phase",
+        "entries",
+        "rate",
+        "vs floor",
+        "peak RSS",
+        "vs baseline rate",
+        "vs baseline RSS",
+        "note",
+    ]
+    title = f"Scale benchmark, {entries:,} entries ({directory})"
+    if baseline:
+        title += f" vs {baseline.get('entries', 0):,}"
+    text = table(title, headers, _rows(report, baseline))
+    if args.json:
+        print(text, file=sys.stderr)
+        print(json.dumps(report, indent=2))
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

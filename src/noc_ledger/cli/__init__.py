@@ -26,13 +26,15 @@ _COMMAND_MODULES = (
     "admin",
     "verifier",
     "demo",
-    "register",
+    "serve",
     "audit",
+    "witness",
+    "register",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = common.Parser(
         prog="noc-ledger",
         description="Issue, log and verify offline No Objection Certificates and licences.",
         epilog=_EPILOG,

@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from noc_ledger import signing
+from noc_ledger import merkle, signing
 from noc_ledger.cli import main
 from noc_ledger.cli.demo import lei_with_check_digits
 from noc_ledger.errors import (
@@ -60,7 +62,7 @@ from noc_ledger.model import (
 )
 from noc_ledger.policy import parse_policy
 from noc_ledger.publish import build_register
-from noc_ledger.publish.register import RegisterReport
+from noc_ledger.publish.register import RegisterReport, _TreeRoot
 from noc_ledger.scope import Grant, Limit, Scope, Territory
 from noc_ledger.verify import Verdict, explain_bundle
 
@@ -474,6 +476,54 @@ class _FlippingReader:
             entry = entries[self._flip - start]
             entries[self._flip - start] = entry[:-1] + bytes([entry[-1] ^ 1])
         return entries
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=0, max_size=8), max_size=70))
+def test_incremental_tree_root_is_rfc9162(entries: list[bytes]) -> None:
+    # The replay's O(log n) root against merkle.root_of over all leaves (spec/log.md §3).
+    tree = _TreeRoot()
+    for entry in entries:
+        tree.append(merkle.leaf_hash(entry))
+    assert tree.root() == merkle.root_of([merkle.leaf_hash(e) for e in entries])
+
+
+def test_certificate_of_a_revoked_key_shows_as_invalid(tmp_path: Path) -> None:
+    store = MemoryStore()
+    story = new_story(store)
+    ledger = story.ledger
+    second = signing.Ed25519Signer(hashlib.sha256(b"register: second issuer").digest())
+    ledger.record_key_event(
+        KeyEvent(
+            KeyEventKind.DELEGATE,
+            second.public_key,
+            REVOKE_AT,
+            REVOKE_AT,
+            "second key",
+            REVOKE_AT + 365 * DAY,
+            ROOT_SCOPE,
+        ),
+        ROOT,
+    )
+    rogue = _noc("VARA/NOC/2026/0099", "Rogue Ltd", EVIL_LEI, REVOKE_AT)
+    index = ledger.issue(rogue, second).index
+    ledger.record_key_event(
+        KeyEvent(
+            KeyEventKind.REVOKE_KEY,
+            second.public_key,
+            REVOKE_AT,
+            REVOKE_AT,
+            reason=ReasonCode.KEY_COMPROMISE,
+            invalidate_from=index,
+        ),
+        ROOT,
+    )
+    report = build_register(ledger, tmp_path / "site", title=TITLE, at=AT)
+    assert report.verdicts[rogue.id.hex()] == "invalid"
+    assert report.verdicts[story.licence.id.hex()] == "valid"
+    page = _text((tmp_path / "site" / "cert" / f"{rogue.id.hex()}.html").read_bytes())
+    assert "Invalid (issuing key revoked) — the authority revoked the key that signed it" in page
+    assert "compromise of the authority's signing key" in page
 
 
 # ---------------------------------------------------------------------------------------

@@ -181,6 +181,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 0.4rem 0.5rem; text-alig
 th { background: var(--soft); }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9em;
   overflow-wrap: anywhere; }
+td code { overflow-wrap: normal; white-space: nowrap; }
 .status { font-weight: 600; }
 .status-in-force, .status-partly-suspended { color: var(--ok); }
 .status-revoked, .status-suspended, .status-invalid { color: var(--warn); }
@@ -907,8 +908,8 @@ def _cert_html(
 
 
 class _SiteWriter:
-    """Writes files into a fresh temporary directory beside the target, each fsync'd, and
-    keeps the site digest (spec: docs/register.md "Atomic update")."""
+    """Writes files into a fresh temporary directory beside the target, syncs them all
+    before publishing, and keeps the site digest (docs/register.md "Atomic update")."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -935,7 +936,6 @@ class _SiteWriter:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -958,6 +958,10 @@ class _SiteWriter:
         name = self.out_dir.name
         final = self.parent / f".{name}.site-{digest.hex()[:32]}"
         try:
+            # Everything written must be on disk before the rename makes it visible. One
+            # sync(2) does for thousands of files what an fsync each would (at ~5 ms a file
+            # here); Linux's sync waits for the writes to complete.
+            os.sync()
             for directory in sorted(self._dirs, key=lambda p: len(p.parts), reverse=True):
                 _fsync_dir(directory)
             previous = self._current(remove_empty=True)

@@ -31,6 +31,7 @@ from noc_ledger.checkpoint import (
     verify_cosignatures,
 )
 from noc_ledger.cli import main
+from noc_ledger.client.source import open_source
 from noc_ledger.errors import DecodeError, EncodeError, QuorumError, StorageError, WitnessError
 from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.ledger.memory import MemoryStore
@@ -652,10 +653,13 @@ def serve_argv(state: Path, key_file: Path, name: str, logs: list[str]) -> list[
     return argv
 
 
-def closed_port() -> int:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port bound but not listening: connections are refused, and no other
+    process can take the port while the test runs."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 def new_ledger() -> Ledger:
@@ -679,7 +683,7 @@ def k_of_n_policy(witnesses: list[Verifier], k: int) -> TrustPolicy:
 
 @pytest.mark.usefixtures("passphrase")
 def test_end_to_end_quorum_with_a_witness_down_and_one_lying(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], processes: Processes
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], processes: Processes, closed_port: int
 ) -> None:
     ledger = new_ledger()
     log_vkey = Verifier.for_key(ORIGIN, LOG.public_key)
@@ -691,7 +695,7 @@ def test_end_to_end_quorum_with_a_witness_down_and_one_lying(
         assert ready["vkey"] == vkey
         honest[name] = (proc, WitnessEndpoint(ready["url"], decode_verifier_key(vkey)))
     _, down_vkey = init_witness(tmp_path, "w3.example", capsys)
-    down = WitnessEndpoint(f"http://127.0.0.1:{closed_port()}", decode_verifier_key(down_vkey))
+    down = WitnessEndpoint(f"http://127.0.0.1:{closed_port}", decode_verifier_key(down_vkey))
     liar_key = key("the liar's real key")
     liar_vkey = WitnessKey("w4.example", liar_key).verifier
     _, liar_ready = processes.start(
@@ -720,8 +724,11 @@ def test_end_to_end_quorum_with_a_witness_down_and_one_lying(
     assert verified.witnesses == ("w1.example", "w2.example")
     with pytest.raises(QuorumError):
         verify_bundle(bundle, policy, at=AT)
-    published = publish(result, tmp_path / "public")
+    published = publish(result, tmp_path / "public", ledger=ledger, log_key=log_vkey)
     assert published.read_bytes() == result.note
+    source = open_source(str(tmp_path / "public"))
+    assert source.read_checkpoint() == result.note
+    assert source.read_entries(0, result.size, size=result.size) == ledger.entries(0, result.size)
 
     # One more witness down: the quorum fails, nothing is published, and a bundle carrying
     # the one cosignature that was made is below quorum.
@@ -750,6 +757,9 @@ def test_end_to_end_quorum_with_a_witness_down_and_one_lying(
         verify_bundle(with_checkpoint(ledger.bundle(noc(4243).id), one), policy, at=AT)
     with pytest.raises(WitnessError):
         publish("not cosigned", tmp_path / "public")  # type: ignore[arg-type]
+    # Without a ledger, the checkpoint file alone, written atomically.
+    assert publish(result, tmp_path / "bare").read_bytes() == result.note
+    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == ["checkpoint"]
 
 
 @pytest.mark.usefixtures("passphrase")
@@ -834,3 +844,95 @@ def test_threshold_and_endpoint_values() -> None:
     assert Threshold(2).quorum_satisfied(["a", "b", "b"])
     assert not Threshold(2).quorum_satisfied(["a", "a"])
     assert isinstance(LogCosigned, type)
+
+
+# ---------------------------------------------------------------------------------------
+# The CLI: a ledger directory, witness processes, a k-of-n policy, `verify`
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.usefixtures("passphrase")
+def test_cli_cosign_bundle_trust_and_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], processes: Processes
+) -> None:
+    from tests.test_cli_admin import INIT, T_VERIFY, noc_toml
+
+    ledger = tmp_path / "ledger"
+    assert cli(capsys, "init", ledger, *INIT)[0] == 0
+    request = tmp_path / "noc.toml"
+    request.write_text(noc_toml(1), encoding="utf-8")
+    code, out, err = cli(capsys, "issue", ledger, request, "--json")
+    assert code == 0, err
+    cert_id = json.loads(out)["id"]
+    config = json.loads((ledger / "ledger.json").read_text())
+    log_vkey = Verifier.for_key(config["origin"], base64.b64decode(config["log_public_key"]))
+
+    procs, flags, vkeys = [], [], []
+    for name in ("w1.example", "w2.example", "w3.example"):
+        key_file, vkey = init_witness(tmp_path, name, capsys)
+        proc, ready = processes.start(
+            serve_argv(tmp_path / name, key_file, name, [log_vkey.encode()])
+        )
+        procs.append(proc)
+        flags += ["--witness", f"{ready['url']}={vkey}"]
+        vkeys += ["--witness", vkey]
+    policy = tmp_path / "policy.txt"
+    code, _, err = cli(capsys, "witness", "trust", ledger, "-o", policy, *vkeys, "--threshold", 2)
+    assert code == 0, err
+    assert b"group witnesses 2 w1.example w2.example w3.example" in policy.read_bytes()
+
+    public = tmp_path / "public"
+    code, out, err = cli(
+        capsys, "witness", "cosign", ledger, *flags, "--quorum", 2, "--publish", public, "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["cosigned_by"] == ["w1.example", "w2.example", "w3.example"]
+    cosigned = (ledger / "checkpoint.cosigned").read_bytes()
+    assert (public / "checkpoint").read_bytes() == cosigned == result["note"].encode()
+    sizes = json.loads((ledger / "witness-sizes.json").read_text())
+    assert sizes == dict.fromkeys(("w1.example", "w2.example", "w3.example"), result["size"])
+
+    cosigned_bundle, plain_bundle = tmp_path / "cosigned.cbor", tmp_path / "plain.cbor"
+    assert cli(capsys, "witness", "bundle", ledger, cert_id, "-o", cosigned_bundle)[0] == 0
+    assert cli(capsys, "bundle", ledger, cert_id, "-o", plain_bundle)[0] == 0
+    code, _, err = cli(capsys, "verify", cosigned_bundle, "--trust", policy, "--at", T_VERIFY)
+    assert code == 0, err
+    code, out, err = cli(capsys, "verify", plain_bundle, "--trust", policy, "--at", T_VERIFY)
+    assert code == 30 and "quorum" in (out + err).lower()
+
+    # Two witnesses down: below quorum, one line, exit 1, nothing new written or published.
+    processes.stop(procs[1])
+    processes.stop(procs[2])
+    request.write_text(noc_toml(2), encoding="utf-8")
+    assert cli(capsys, "issue", ledger, request)[0] == 0
+    code, out, err = cli(capsys, "witness", "cosign", ledger, *flags, "--quorum", 2)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "quorum not met" in err
+    assert (ledger / "checkpoint.cosigned").read_bytes() == cosigned
+    assert (public / "checkpoint").read_bytes() == cosigned
+    # The policy file as the quorum: the same refusal.
+    code, _, err = cli(capsys, "witness", "cosign", ledger, *flags, "--policy", policy)
+    assert code == 1 and "quorum not met" in err
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        ["witness", "serve", "--state", tmp_path, "--key", tmp_path / "none.pem", "--name", "w"],
+        ["witness", "cosign", tmp_path, "--witness", "nonsense", "--quorum", "1"],
+        ["witness", "cosign", tmp_path, "--witness", f"ftp://x={W1.verifier.encode()}"],
+        ["witness", "init", "--key", tmp_path / "k.pem", "--name", "bad name"],
+        ["witness", "bundle", tmp_path, "00" * 32, "-o", tmp_path / "b"],
+    ]
+    for argv in cases:
+        code, _, err = cli(capsys, *argv)
+        assert code == 1, argv
+        assert len(err.strip().splitlines()) == 1 and err.startswith("noc-ledger: "), err

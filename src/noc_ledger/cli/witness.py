@@ -234,7 +234,7 @@ def cmd_cosign(args: argparse.Namespace, out: Output) -> int:
         common.write_public(cosigned_path, result.note)
         published = None
         if args.publish is not None:
-            published = str(publish(result, args.publish, ledger=ledger))
+            published = str(publish(result, args.publish, ledger=ledger, log_key=log_key))
     payload = {
         "ok": True,
         "size": result.size,

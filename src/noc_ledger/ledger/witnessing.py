@@ -13,7 +13,6 @@ for the read path.
 
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 import urllib.error
@@ -27,6 +26,8 @@ from typing import Final, Protocol
 from noc_ledger.bundle import MAX_BUNDLE_SIZE, Bundle
 from noc_ledger.checkpoint import open_checkpoint, verify_cosignatures
 from noc_ledger.errors import DecodeError, NocLedgerError, StorageError, WitnessError
+from noc_ledger.ledger.ledger import Ledger
+from noc_ledger.ledger.tiles_export import export_tiles
 from noc_ledger.note import (
     MAX_SIGNATURES,
     SIG_TYPE_COSIGNATURE_V1,
@@ -379,14 +380,21 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def publish(cosigned: Cosigned, out_dir: str | Path, *, ledger: object | None = None) -> Path:
+def publish(
+    cosigned: Cosigned,
+    out_dir: str | Path,
+    *,
+    ledger: Ledger | None = None,
+    log_key: Verifier | None = None,
+) -> Path:
     """Publish a checkpoint that met its quorum for the read path (spec/witness.md §8).
 
-    If :mod:`noc_ledger.ledger.tiles_export` is available and ``ledger`` is given, the tiles
-    for the checkpoint are written by ``export_tiles(ledger, out_dir, checkpoint=note)``,
-    which writes the checkpoint last. Otherwise only ``out_dir/checkpoint`` is written,
-    atomically (temporary file, fsync, rename). Only a :class:`Cosigned` is accepted: a
-    checkpoint below quorum has no way here to be published.
+    With ``ledger``, the tiles of the checkpoint's tree are written by
+    :func:`~noc_ledger.ledger.tiles_export.export_tiles` (which checks the checkpoint against
+    the ledger, with ``log_key`` if given, refuses rollbacks and forks, and writes the
+    checkpoint last). Without it only ``out_dir/checkpoint`` is written, atomically
+    (temporary file, fsync, rename). Only a :class:`Cosigned` is accepted: a checkpoint below
+    quorum has no way here to be published.
 
     Returns:
         The path of the published checkpoint file.
@@ -394,23 +402,16 @@ def publish(cosigned: Cosigned, out_dir: str | Path, *, ledger: object | None = 
     Raises:
         WitnessError: ``cosigned`` is not a :class:`Cosigned`.
         StorageError: the directory cannot be written.
+        InconsistencyError, SignatureError, OutOfRangeError: as ``export_tiles``.
     """
     if not isinstance(cosigned, Cosigned):
         raise WitnessError("only a checkpoint that met its witness quorum is published")
     directory = Path(out_dir)
+    if ledger is not None:
+        export_tiles(ledger, directory, checkpoint=cosigned.note, log_key=log_key)
+        return directory / CHECKPOINT_FILE
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        if ledger is not None:
-            try:
-                # The tiles engineer's module (spec/tiles.md); absent, the checkpoint alone
-                # is published.
-                tiles_export = importlib.import_module("noc_ledger.ledger.tiles_export")
-            except ModuleNotFoundError:
-                tiles_export = None
-            export = getattr(tiles_export, "export_tiles", None)
-            if export is not None:
-                export(ledger, directory, checkpoint=cosigned.note)
-                return directory / CHECKPOINT_FILE
         _write_atomic(directory / CHECKPOINT_FILE, cosigned.note)
     except OSError as exc:
         raise StorageError(f"cannot publish to {directory}: {exc.strerror or exc}") from None

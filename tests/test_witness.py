@@ -850,7 +850,7 @@ def test_threshold_and_endpoint_values() -> None:
 # The CLI: a ledger directory, witness processes, a k-of-n policy, `verify`
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
     try:
         code = main([str(a) for a in argv])
     except SystemExit as exc:

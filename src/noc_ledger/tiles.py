@@ -77,8 +77,8 @@ MAX_ENTRY_SIZE: Final = 0xFFFF
 MAX_HASH_TILE_SIZE: Final = TILE_WIDTH * HASH_SIZE
 #: A full entry bundle of the largest entries: 256 × (2 + 65,535) bytes.
 MAX_BUNDLE_SIZE: Final = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)
-#: The largest checkpoint note a reader fetches (spec/tiles.md §7): a body and up to 100
-#: signature lines fit many times over.
+#: The largest checkpoint note a reader fetches (spec/tiles.md §2 item 1, §7.3): a body
+#: and up to 100 signature lines fit many times over.
 MAX_CHECKPOINT_SIZE: Final = 64 << 10
 #: The largest tree size (spec/checkpoint.md §3.1: a checkpoint size is below 2^63).
 MAX_SIZE: Final = (1 << 63) - 1

@@ -154,7 +154,7 @@ class _TileSource:
     def _from_level_below(self, tile: Tile) -> bytes:
         """A partial hash tile of an older tree, neither published nor replaced by its full
         tile, rebuilt from the full tiles one level down: hash ``i`` is the root of full
-        tile ``(L - 1, 256N + i)``, which every larger tree publishes (spec/tiles.md §6.3).
+        tile ``(L - 1, 256N + i)``, which every larger tree publishes (spec/tiles.md §6 step 4).
         Up to 255 full-tile reads, so only as a last resort."""
         out = bytearray()
         for i in range(tile.width):

@@ -33,7 +33,7 @@ from noc_ledger.events import (
     initial_status,
 )
 from noc_ledger.model import Certificate, EdgeKind, Instrument, certificate_id
-from noc_ledger.scope import Scope, check_within
+from noc_ledger.scope import Scope, check_within, is_within
 
 __all__ = [
     "Applied",
@@ -98,6 +98,14 @@ class Applied:
     changes: Mapping[bytes, CertStatus | KeyStatus]
     duplicate_of: int | None = None
     certificate: Certificate | None = None
+
+
+@lru_cache(maxsize=1024)
+def _within(inner: Scope, outer: Scope) -> bool:
+    # Scopes are frozen values and the subset rule (spec/scope.md) is a pure function of
+    # them: an authority issues many certificates of the same scope under one delegation,
+    # so each (scope, delegated scope) pair is decided once.
+    return is_within(inner, outer)
 
 
 @lru_cache(maxsize=256)
@@ -195,7 +203,8 @@ def _apply_certificate(
         )
     _in_window(delegation, cert.issued_at, "issued at")
     assert delegation.scope is not None
-    check_within(cert.scope, delegation.scope, what="certificate scope")
+    if not _within(cert.scope, delegation.scope):
+        check_within(cert.scope, delegation.scope, what="certificate scope")  # raises
     changes: dict[bytes, CertStatus | KeyStatus] = {}
     for edge in cert.edges:
         previous = view.cert_status(edge.target)

@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from noc_ledger import _fields as f
@@ -383,7 +384,32 @@ class Certificate:
         """
         if self._cbor is not None:
             return self._cbor
-        data = codec.encode(self.to_item())
+        # The same bytes as ``codec.encode(self.to_item())`` (the test vectors pin them),
+        # assembled from the encodings of the members: a map of at most 12 pairs whose
+        # keys 0-11 each encode as the one byte of their value, so the RFC 8949 §4.2.1
+        # order of encoded keys is their numeric order. Issuer, scope and legal notices
+        # repeat across an authority's certificates and are encoded once per value.
+        parts: dict[int, bytes] = {
+            0: codec.encode(CERTIFICATE_VERSION),
+            1: codec.encode(str(self.instrument)),
+            2: codec.encode(self.number),
+            3: _encoded_issuer(self.issuer),
+            4: codec.encode(self.subject.to_item()),
+            5: codec.encode(self.issued_at),
+            6: codec.encode(self.valid_from),
+            8: _encoded_scope(self.scope),
+        }
+        if self.valid_until is not None:
+            parts[7] = codec.encode(self.valid_until)
+        if self.conditions:
+            parts[9] = codec.encode(list(self.conditions))
+        if self.legal_notices:
+            parts[10] = _encoded_notices(self.legal_notices)
+        if self.edges:
+            parts[11] = codec.encode([e.to_item() for e in self.edges])
+        data = bytes((0xA0 | len(parts),)) + b"".join(
+            bytes((key,)) + parts[key] for key in sorted(parts)
+        )
         if len(data) > MAX_CERTIFICATE_SIZE:
             raise EncodeError(f"certificate of {len(data)} bytes exceeds {MAX_CERTIFICATE_SIZE}")
         object.__setattr__(self, "_cbor", data)
@@ -451,6 +477,23 @@ class Certificate:
     def is_valid_at(self, at: int) -> bool:
         """True iff ``valid_from <= at < valid_until`` (spec §3.5)."""
         return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+
+# Encodings of values shared by many certificates, by value (these types are frozen, so
+# equal values have equal encodings; lru_cache keys on equality and bounds the memory).
+@lru_cache(maxsize=256)
+def _encoded_scope(scope: Scope) -> bytes:
+    return codec.encode(scope.to_item())
+
+
+@lru_cache(maxsize=256)
+def _encoded_issuer(issuer: Issuer) -> bytes:
+    return codec.encode(issuer.to_item())
+
+
+@lru_cache(maxsize=256)
+def _encoded_notices(notices: tuple[LegalNotice, ...]) -> bytes:
+    return codec.encode([n.to_item() for n in notices])
 
 
 def certificate_id(payload: bytes) -> bytes:

@@ -233,12 +233,13 @@ class Ledger:
                         state.certs[key] = record
             if state.pending:
                 tx.append(state.pending)
-                tx.put_many(_CERT, [(k, v.to_cbor()) for k, v in state.certs.items()])
-                tx.put_many(_KEY, [(k, v.to_cbor()) for k, v in state.keys.items()])
-                changes: dict[bytes, bytes | None] = {
-                    k: v.to_cbor() for k, v in state.certs.items()
-                }
-                changes.update((k, v.to_cbor()) for k, v in state.keys.items())
+                # Each changed record is encoded once, for its row and for the status map.
+                cert_rows = [(k, v.to_cbor()) for k, v in state.certs.items()]
+                key_rows = [(k, v.to_cbor()) for k, v in state.keys.items()]
+                tx.put_many(_CERT, cert_rows)
+                tx.put_many(_KEY, key_rows)
+                changes: dict[bytes, bytes | None] = dict(cert_rows)
+                changes.update(key_rows)
                 old_root = tx.get(_META, _STATUS_ROOT) or statusmap.EMPTY_ROOT
                 new_root = statusmap.update(old_root, changes, _Nodes(tx, tx))
                 tx.put(_META, _STATUS_ROOT, new_root)

@@ -113,18 +113,19 @@ class _Handler(BaseHTTPRequestHandler):
             except http.client.LineTooLong:
                 self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
                 self.send_error(414)
-                self.close_connection = True
+                self._linger()
                 return
             if not self.raw_requestline:
                 self.close_connection = True
                 return
             if not self.parse_request():
+                self._linger()
                 return
             if self.headers.get("Content-Length", "0").strip() not in ("", "0") or (
                 "Transfer-Encoding" in self.headers
             ):
-                self.close_connection = True
                 self.send_error(400, "a request here has no body")
+                self._linger()
                 return
             if self.command not in ("GET", "HEAD"):
                 self.close_connection = True
@@ -137,6 +138,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (TimeoutError, ConnectionError):
             self.close_connection = True
+
+    def _linger(self) -> None:
+        """After an error answer to a request that was not read to its end: send the answer,
+        then read and discard (at most 64 KiB, at most ``TIMEOUT`` per read) what the client
+        still sends, so that closing does not reset the connection before the client has
+        read the answer."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            left = 64 << 10
+            while left > 0:
+                chunk = self.connection.recv(min(left, 8192))
+                if not chunk:
+                    break
+                left -= len(chunk)
 
     def _serve(self, *, head: bool) -> None:
         path = self.path.split("?", 1)[0]

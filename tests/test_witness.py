@@ -5,6 +5,7 @@ end to end with witness processes on loopback, one of them down and one lying.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -936,3 +937,93 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
         code, _, err = cli(capsys, *argv)
         assert code == 1, argv
         assert len(err.strip().splitlines()) == 1 and err.startswith("noc-ledger: "), err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_decoders_raise_only_decode_error(data: bytes) -> None:
+    for decoder in (decode_add_checkpoint, decode_cosignature_response, decode_size_response):
+        with contextlib.suppress(DecodeError):
+            decoder(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    old=st.integers(0, 50),
+    proof=st.lists(st.binary(min_size=32, max_size=32), max_size=6),
+    tail=st.binary(max_size=300),
+)
+def test_decide_never_raises_for_a_bad_request(old: int, proof: list[bytes], tail: bytes) -> None:
+    log = Log()
+    log.grow(3)
+    for note in (tail, log.note()[:40] + tail, log.note() + tail):
+        result = run_decide(log, AddCheckpointRequest(old, tuple(proof), note), None)
+        if isinstance(result, Cosigned):  # only the genuine note with old 0 and no proof
+            assert old == 0 and not proof
+            assert result.state.root == root_from_reader(3, log.tree)
+
+
+def test_two_server_processes_on_one_state_serialise(tmp_path: Path) -> None:
+    """Two witness servers sharing one state file (as after a careless restart, or two
+    workers): the IMMEDIATE transaction still makes check-and-update atomic."""
+    log = Log()
+    servers = [
+        make_witness_server(
+            "127.0.0.1",
+            0,
+            witness=W1,
+            logs={log.origin: [log.verifier]},
+            state_dir=tmp_path,
+            clock=lambda: T0,
+            quiet=True,
+        )
+        for _ in range(2)
+    ]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        log.grow(2)
+        assert post(servers[0].url, encode_add_checkpoint(log.request(0)))[0] == 200
+        for round_ in range(3):
+            base = log.tree.size
+            log.grow(5)
+            bodies = [
+                encode_add_checkpoint(
+                    AddCheckpointRequest(base, log.proof(base, size), log.note(size))
+                )
+                for size in (base + 2, base + 5)
+            ]
+            barrier = threading.Barrier(2)
+            results: list[int] = []
+
+            def send(
+                url: str,
+                body: bytes,
+                barrier: threading.Barrier = barrier,
+                results: list[int] = results,
+            ) -> None:
+                barrier.wait()
+                results.append(post(url, body)[0])
+
+            senders = [
+                threading.Thread(target=send, args=(s.url, b))
+                for s, b in zip(servers, bodies, strict=True)
+            ]
+            for t in senders:
+                t.start()
+            for t in senders:
+                t.join(30)
+            assert sorted(results) == [200, 409], (round_, results)
+            # Bring the witness to the log's size for the next round.
+            stored = servers[0].store.get(log.origin)
+            assert stored is not None
+            if stored.size != log.tree.size:
+                body = encode_add_checkpoint(log.request(stored.size))
+                assert post(servers[1].url, body)[0] == 200
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+        for t in threads:
+            t.join(10)

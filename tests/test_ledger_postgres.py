@@ -106,6 +106,26 @@ def test_schema_is_created_versioned_and_reopened(postgres_dsn: str) -> None:
         assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
 
 
+def test_session_settings(postgres_dsn: str) -> None:
+    with PostgresStore(postgres_dsn, timeout=1.5, statement_timeout=7) as s:
+        conn = s._writer
+        assert conn is not None
+
+        def show(name: str) -> str:
+            row = conn.execute(f"SHOW {name}").fetchone()
+            assert row is not None
+            return str(row[0])
+
+        # Durable commits whatever the server default; bounded waits; custom plans (a
+        # generic plan costed on the empty tables of a new ledger scans kv sequentially).
+        assert show("synchronous_commit") == "on"
+        assert show("lock_timeout") == "1500ms"
+        assert show("statement_timeout") == "7s"
+        assert show("plan_cache_mode") == "force_custom_plan"
+        assert show("search_path") == "noc_ledger"
+        assert show("application_name") == "noc_ledger"
+
+
 def test_concurrent_first_opens_create_one_schema(postgres_dsn: str) -> None:
     opened: list[PostgresStore] = []
     errors: list[BaseException] = []
@@ -449,3 +469,83 @@ def test_sigkill_mid_batch_loses_nothing_acknowledged(postgres_dsn: str) -> None
         assert receipt.index == ledger.size() - 1
     finally:
         store.close()
+
+
+# The command line: `noc-ledger init --store postgresql://…` ---------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    from noc_ledger.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+_INIT = [
+    "--origin",
+    ORIGIN,
+    "--authority",
+    "Virtual Assets Regulatory Authority",
+    "--jurisdiction",
+    "AE-DU",
+    "--unsafe-no-passphrase",
+]
+
+
+def test_cli_init_with_a_postgres_store(
+    postgres_server: PostgresServer,
+    postgres_dsn: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    dbname = postgres_dsn.rsplit("dbname=", 1)[1]
+    uri = (
+        f"postgresql://{postgres_server.user}@/{dbname}"
+        f"?host={postgres_server.socket_dir}&port={postgres_server.port}"
+    )
+    code, out, err = _cli(capsys, "init", tmp_path / "a", *_INIT, "--store", uri, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["store"] == uri and result["size"] == 1
+    # The log is in PostgreSQL, not in a file; ledger.json records the URI.
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["keys", "ledger.json"]
+    assert json.loads((tmp_path / "a" / "ledger.json").read_text())["store"] == uri
+    code, out, err = _cli(capsys, "log", tmp_path / "a", "--json")
+    assert code == 0, err
+    entries = json.loads(out)["entries"]
+    assert [e["kind"] for e in entries] == ["key-event"]
+    with PostgresStore(postgres_dsn) as store, store.snapshot() as view:
+        assert view.size() == 1
+        assert view.latest_checkpoint() is not None
+    # A second ledger cannot start on a database that already holds a log.
+    code, _out, err = _cli(capsys, "init", tmp_path / "b", *_INIT, "--store", uri)
+    assert code != 0 and "already holds a log" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
+    with PostgresStore(postgres_dsn) as store, store.snapshot() as view:
+        assert view.size() == 1
+
+
+def test_cli_init_store_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for uri, message in (
+        ("postgresql://u:s3cret@db.example/ledger", "no password"),
+        ("postgresql://u@db.example/ledger?password=s3cret", "no password"),
+        ("host=db.example dbname=ledger", "postgresql://"),
+        ("sqlite:///tmp/x.db", "postgresql://"),
+    ):
+        code, _out, err = _cli(capsys, "init", tmp_path / "x", *_INIT, "--store", uri)
+        assert code != 0 and message in err, err
+        assert "s3cret" not in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "x").exists()
+    # An unreachable server: one line, and nothing is left of the directory.
+    port = _closed_port()
+    code, _out, err = _cli(
+        capsys, "init", tmp_path / "y", *_INIT, "--store", f"postgresql://u@127.0.0.1:{port}/db"
+    )
+    assert code != 0 and "cannot connect" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y").exists()

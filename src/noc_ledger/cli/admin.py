@@ -595,6 +595,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
         encrypted=not args.unsafe_no_passphrase,
         pkcs11=token,
         token_roles=roles,
+        store=args.store,
     )
     with d:
         config = d.config
@@ -615,6 +616,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
             "size": d.ledger().size(),
             "pkcs11": None if config.pkcs11 is None else config.pkcs11.to_json(),
             "issuing_key_location": issuing.location,
+            "store": config.store,
         }
         root_where = _root_location(d)
         log_where = _log_location(d)
@@ -634,6 +636,8 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
                 f"  keys in the PKCS#11 token {config.pkcs11.token_label!r} "
                 f"({config.pkcs11.module}) never leave it; ledger.json names them"
             )
+        if config.store is not None:
+            out.line(f"  log in       {config.store} (PostgreSQL)")
         if config.encrypted:
             out.line("  key files are encrypted with the passphrase (mode 0600)")
         else:
@@ -1383,6 +1387,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--unsafe-no-passphrase",
         action="store_true",
         help="write UNENCRYPTED key files (demos and tests only)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URI",
+        help="keep the log in PostgreSQL instead of ledger.db: postgresql://user@host/dbname "
+        "(no password: libpq reads $PGPASSWORD or ~/.pgpass; docs/postgres.md)",
     )
     hsm = p.add_argument_group(
         "keys in a PKCS#11 token (HSM)",

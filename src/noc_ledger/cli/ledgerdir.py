@@ -5,7 +5,8 @@ Layout (format ``noc-ledger-dir/1``)::
 
     DIR/
       ledger.json              configuration, public (mode 0644), see below
-      ledger.db                the log: SQLite store (WAL; ledger.db-wal and -shm beside it)
+      ledger.db                the log: SQLite store (WAL; ledger.db-wal and -shm beside it),
+                               absent when ledger.json names a PostgreSQL store ("store")
       keys/                    mode 0700
         root.pem               authority root key: signs key events only
         log.pem                log key: signs checkpoints (note key name = origin)
@@ -67,6 +68,7 @@ import json
 import re
 import secrets
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +83,7 @@ from noc_ledger.errors import KeyFileError, NocLedgerError, TokenError
 from noc_ledger.events import KeyEvent, KeyEventKind
 from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.ledger.sqlite import SqliteStore
+from noc_ledger.ledger.store import Store
 from noc_ledger.logstate import Authority
 from noc_ledger.model import Issuer
 from noc_ledger.note import check_key_name
@@ -563,6 +566,7 @@ _CONFIG_FIELDS: Final = (
     "issuing_key",
     "keys",
     "pkcs11",
+    "store",
 )
 
 
@@ -675,6 +679,9 @@ class Config:
     issuing_key: bytes | None
     keys: list[KeyInfo] = field(default_factory=list)
     pkcs11: Pkcs11Config | None = None
+    #: A PostgreSQL DSN (docs/postgres.md) holding the log instead of ledger.db; never a
+    #: password (libpq reads $PGPASSWORD or ~/.pgpass).
+    store: str | None = None
 
     def to_json(self) -> bytes:
         obj = {
@@ -691,6 +698,8 @@ class Config:
         }
         if self.pkcs11 is not None:
             obj["pkcs11"] = self.pkcs11.to_json()
+        if self.store is not None:
+            obj["store"] = self.store
         return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -707,6 +716,9 @@ class Config:
             keys = [KeyInfo.from_json(k, f"keys[{i}]") for i, k in enumerate(o.items("keys"))]
             raw_pkcs11 = o.get("pkcs11")
             pkcs11 = None if raw_pkcs11 is None else Pkcs11Config.from_json(raw_pkcs11, "pkcs11")
+            store = o.opt_text("store")
+            if store is not None:
+                check_store_dsn(store, "store")
             config = cls(
                 origin=o.text("origin"),
                 authority=o.text("authority"),
@@ -718,6 +730,7 @@ class Config:
                 issuing_key=None if issuing is None else _unhex(issuing, "issuing_key", 32),
                 keys=keys,
                 pkcs11=pkcs11,
+                store=store,
             )
             if pkcs11 is None and any(k.pkcs11_label is not None for k in keys):
                 raise FieldError("pkcs11", "keys in a token, but no token is configured")
@@ -806,7 +819,7 @@ class LedgerDir:
         self.config = config
         self._passphrase: bytes | None = None
         self._pin: str | None = None
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self._ledger: Ledger | None = None
         self._signers: dict[str, signing.Signer] = {}
         # Signers holding a session on the token: closed (and logged out) by close().
@@ -827,12 +840,12 @@ class LedgerDir:
             raise CommandError(
                 f"{p} is not a ledger directory (no {CONFIG}): create one with `noc-ledger init`"
             )
-        if not (p / DATABASE).is_file():
-            raise CommandError(f"{p / DATABASE} is missing")
         config = Config.from_json(
             common.read_bytes(config_path, what="configuration", limit=MAX_DOCUMENT),
             str(config_path),
         )
+        if config.store is None and not (p / DATABASE).is_file():
+            raise CommandError(f"{p / DATABASE} is missing")
         return cls(p, config)
 
     def __enter__(self) -> LedgerDir:
@@ -1033,7 +1046,7 @@ class LedgerDir:
             log_signer = _LazySigner(self.config.log_public_key, self.log_signer)
         if self._ledger is None or sign:
             if self._store is None:
-                self._store = SqliteStore(self.path / DATABASE)
+                self._store = self._open_store()
             self._ledger = Ledger(
                 self._store,
                 origin=self.config.origin,
@@ -1042,6 +1055,44 @@ class LedgerDir:
                 clock=common.now,
             )
         return self._ledger
+
+    def _open_store(self) -> Store:
+        """``ledger.db``, or the PostgreSQL store ``ledger.json`` names.
+
+        Raises:
+            CommandError: psycopg (the ``postgres`` extra) is not installed.
+            StorageError: the database cannot be opened or reached.
+        """
+        if self.config.store is None:
+            return SqliteStore(self.path / DATABASE)
+        try:
+            from noc_ledger.ledger.postgres import PostgresStore  # noqa: PLC0415
+        except ImportError:
+            raise CommandError(
+                "this ledger's log is in PostgreSQL: install the driver with "
+                "pip install 'noc-ledger[postgres]'"
+            ) from None
+        return PostgresStore(self.config.store)
+
+
+def check_store_dsn(dsn: str, path: str) -> None:
+    """A ``--store`` / ``store`` value: a ``postgresql://`` or ``postgres://`` URI without a
+    password (``ledger.json`` is public).
+
+    Raises:
+        FieldError: anything else.
+    """
+    if not dsn.startswith(("postgresql://", "postgres://")):
+        raise FieldError(path, "expected a postgresql://user@host/dbname URI")
+    try:
+        parsed = urllib.parse.urlsplit(dsn)
+        query = urllib.parse.parse_qs(parsed.query)
+    except ValueError as exc:
+        raise FieldError(path, f"not a URI: {exc}") from None
+    if parsed.password is not None or "password" in query:
+        raise FieldError(
+            path, "no password in the URI (ledger.json is public): use $PGPASSWORD or ~/.pgpass"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -1083,6 +1134,7 @@ def create(
     encrypted: bool | None = None,
     pkcs11: tuple[str, str] | None = None,
     token_roles: Sequence[str] = ("root", "issuing"),
+    store: str | None = None,
 ) -> LedgerDir:
     """Make a new ledger directory (see the module docstring): three new keys, the log
     with the delegation of the issuing key as entry 0 and its first checkpoint, and
@@ -1095,9 +1147,13 @@ def create(
     ``pkcs11`` (module path, token label) generates the keys named in ``token_roles``
     (:data:`TOKEN_ROLES`) in that PKCS#11 token (the PIN from ``$NOC_LEDGER_PKCS11_PIN``
     or a prompt).
+    ``store`` (a PostgreSQL URI, :func:`check_store_dsn`) puts the log there instead of in
+    ``ledger.db``; its schema must hold no entries yet. A failure after the log was written
+    there leaves that log behind (drop the schema by hand before trying again).
 
     Raises:
-        CommandError: ``path`` is not an empty directory (or absent), or cannot be written.
+        CommandError: ``path`` is not an empty directory (or absent), or cannot be written;
+            ``store`` is not a password-free PostgreSQL URI or already holds a log.
         TokenError: the module, token or PIN is not right, or the token cannot make keys.
         NocLedgerError: a value breaks a rule of the library (origin, names, scope, times).
     """
@@ -1106,6 +1162,8 @@ def create(
         encrypted = passphrase is not None
     if encrypted and passphrase is None and (pkcs11 is None or len(set(token_roles)) < 3):
         raise CommandError("a passphrase is needed for the key files")
+    if store is not None:
+        check_store_dsn(store, "--store")
     make_dir = _check_empty(p)
     with at_field("--origin"):
         check_key_name(origin)
@@ -1184,6 +1242,7 @@ def create(
                 )
             ],
             pkcs11=token,
+            store=store,
         )
         try:
             if make_dir:
@@ -1200,8 +1259,13 @@ def create(
         for file, key in ((ROOT_KEY_FILE, root), (LOG_KEY_FILE, log), (issuing_file, issuing)):
             if file is not None and file in files:
                 directory._signers[file] = key
-        created += [p / DATABASE, p / f"{DATABASE}-wal", p / f"{DATABASE}-shm"]
+        if store is None:
+            created += [p / DATABASE, p / f"{DATABASE}-wal", p / f"{DATABASE}-shm"]
         ledger = directory.ledger(sign=True)
+        if ledger.size() != 0:
+            raise CommandError(
+                f"--store: the database already holds a log of {ledger.size()} entries"
+            )
         # The published policy must be writable for this authority name (spec/policy.md §4.3).
         ledger.trust_policy(max_status_age=86_400, authority_name=authority)
         ledger.record_key_event(delegation, root)

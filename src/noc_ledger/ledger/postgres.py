@@ -585,6 +585,12 @@ class PostgresStore:
             # (A PostgreSQL-compatible database without the setting: docs/postgres.md.)
             with suppress(psycopg.errors.UndefinedObject):
                 conn.execute("SELECT set_config('synchronous_commit', 'on', false)")
+            # psycopg prepares a statement after a few executions, and PostgreSQL may then
+            # switch to a generic plan costed on the statistics of a table that was empty
+            # when the ledger started: a sequential scan of kv per status-map read, so every
+            # transaction got slower as the log grew. Custom plans are costed per call.
+            with suppress(psycopg.errors.UndefinedObject):
+                conn.execute("SELECT set_config('plan_cache_mode', 'force_custom_plan', false)")
         except psycopg.Error as exc:
             conn.close()
             raise _fail(exc, "session settings") from exc

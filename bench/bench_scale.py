@@ -51,6 +51,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -65,6 +66,7 @@ from _common import (
     base_parser,
     fmt_rate,
     fmt_ratio,
+    get_result,
     machine,
     peak_rss_mib,
     perf_counter,
@@ -143,79 +145,150 @@ def phase_floors(directory: str, count: int) -> dict[str, Any]:
     }
 
 
-def phase_build(directory: str, entries: int, batch: int, keys: int) -> dict[str, Any]:
-    """Build (or finish building) the log to ``entries`` entries; see the module doc."""
+def _batches(size: int, entries: int, batch: int, keys: int, first_batch: int) -> Any:
+    """Yield ``(signed entries, certificates)`` per batch from ``first_batch`` on, until
+    the log would hold ``entries`` entries (the log's contents, see the module doc)."""
     issuers = _issuers(keys)
+    n_certs, n_events = _plan(batch)
+    base = sample_noc()
+    b = first_batch
+    previous = (
+        [_certificate(base, (b - 1) * n_certs + i).id for i in range(n_certs)] if b > 0 else []
+    )
+    while size < entries:
+        room = min(batch, entries - size)
+        certs = [_certificate(base, b * n_certs + i) for i in range(min(n_certs, room))]
+        signer = issuers[b % keys]
+        signed = [sign_certificate(c, signer) for c in certs]
+        extra: list[None] = []
+        if room == batch and previous:
+            # Status events on every 19th certificate of the previous batch, alternately
+            # suspended and revoked (each certificate gets at most one event).
+            step = n_certs // n_events
+            for j in range(n_events):
+                kind = StatusEventKind.SUSPEND if j % 2 == 0 else StatusEventKind.REVOKE
+                event = StatusEvent(
+                    kind, previous[j * step], T0 + 1, T0 + 1, ReasonCode.BREACH_OF_CONDITIONS
+                )
+                signed.append(event.sign(signer))
+                extra.append(None)
+        yield signed, [*certs, *extra]
+        size += len(signed)
+        previous = [c.id for c in certs]
+        b += 1
+
+
+def _signer_process(
+    size: int, entries: int, batch: int, keys: int, first_batch: int, queue: Any
+) -> None:
+    """The signing half of the pipeline: build and sign batches, hand them over."""
+    seconds = 0.0
+    start = perf_counter()
+    for item in _batches(size, entries, batch, keys, first_batch):
+        seconds += perf_counter() - start
+        queue.put(item)
+        start = perf_counter()
+    queue.put(("done", seconds, peak_rss_mib()))
+
+
+def phase_build(
+    directory: str, entries: int, batch: int, keys: int, signers: int
+) -> dict[str, Any]:
+    """Build (or finish building) the log to ``entries`` entries; see the module doc.
+
+    ``signers=1``: certificates are built and signed in a second process while this one
+    appends (the signing needs no lock; ``Ledger.submit`` gets each batch's entries with
+    their ``Certificate`` objects, as ``issue_batch`` would hand them over).
+    ``signers=0``: everything in this process.
+    """
     store, ledger = _open_ledger(Path(directory))
     try:
         size = ledger.size()
         if size == 0:
-            ledger.submit([delegation(k).sign(ROOT) for k in issuers])
+            ledger.submit([delegation(k).sign(ROOT) for k in _issuers(keys)])
             size = keys
-        if size < keys or ((size - keys) % batch and size < entries):
-            raise RuntimeError(f"{directory}: size {size} is not a batch boundary of this plan")
-        first_batch = (size - keys) // batch
-        n_certs, n_events = _plan(batch)
-        base = sample_noc()
+        # Batch 0 holds n_certs certificates; every later full batch n_certs certificates
+        # and n_events status events on the previous batch's (``batch`` entries).
+        n_certs, _ = _plan(batch)
         if size >= entries:
             return {"entries": size, "resumed_from": size, "built": 0, "seconds": 0.0}
-
-        def ids_of(b: int) -> list[bytes]:
-            return [_certificate(base, b * n_certs + i).id for i in range(n_certs)]
-
-        previous = ids_of(first_batch - 1) if first_batch > 0 else []
+        if size == keys:
+            first_batch = 0
+        elif size >= keys + n_certs and (size - keys - n_certs) % batch == 0:
+            first_batch = 1 + (size - keys - n_certs) // batch
+        else:
+            raise RuntimeError(f"{directory}: size {size} is not a batch boundary of this plan")
+        resumed_from = size
         start = perf_counter()
-        cert_s = 0.0
-        built = 0
-        b = first_batch
+        submit_s = 0.0
+        signer_info: tuple[Any, ...] = ()
         last_report = start
-        while size < entries:
-            room = min(batch, entries - size)
-            t0 = perf_counter()
-            certs = [_certificate(base, b * n_certs + i) for i in range(min(n_certs, room))]
-            cert_s += perf_counter() - t0
-            signer = issuers[b % keys]
-            if room == batch and previous:
-                # Status events on every 19th certificate of the previous batch, alternately
-                # suspended and revoked (each certificate gets at most one event).
-                signed = [sign_certificate(c, signer) for c in certs]
-                step = n_certs // n_events
-                for j in range(n_events):
-                    kind = StatusEventKind.SUSPEND if j % 2 == 0 else StatusEventKind.REVOKE
-                    event = StatusEvent(
-                        kind, previous[j * step], T0 + 1, T0 + 1, ReasonCode.BREACH_OF_CONDITIONS
+        worker = None
+        if signers:
+            ctx = multiprocessing.get_context("spawn")
+            queue = ctx.Queue(maxsize=8)
+            worker = ctx.Process(
+                target=_signer_process,
+                args=(size, entries, batch, keys, first_batch, queue),
+                daemon=True,
+            )
+            worker.start()
+
+            def source() -> Any:
+                nonlocal signer_info
+                while True:
+                    item = get_result(queue, [worker])
+                    if item[0] == "done":
+                        signer_info = item
+                        return
+                    yield item
+
+            batches = source()
+        else:
+            batches = _batches(size, entries, batch, keys, first_batch)
+        try:
+            for signed, certs in batches:
+                t0 = perf_counter()
+                receipts = ledger.submit(signed, certificates=certs)
+                submit_s += perf_counter() - t0
+                if receipts[-1].size != size + len(signed):
+                    raise RuntimeError(f"batch at {size} was not appended whole")
+                size = receipts[-1].size
+                now = perf_counter()
+                if now - last_report > 60:
+                    last_report = now
+                    progress(
+                        f"build: {size:,} / {entries:,} entries, "
+                        f"{fmt_rate(rate(size - resumed_from, now - start))}, "
+                        f"peak RSS {peak_rss_mib():.0f} MiB"
                     )
-                    signed.append(event.sign(signer))
-                # The certificates travel with their entries (what issue_batch does) so the
-                # ledger does not decode payloads it has just encoded.
-                receipts = ledger.submit(signed, certificates=[*certs, *[None] * n_events])
-            else:
-                receipts = ledger.issue_batch(certs, signer)
-            size = receipts[-1].size
-            built += len(receipts)
-            previous = [c.id for c in certs]
-            b += 1
-            now = perf_counter()
-            if now - last_report > 30:
-                last_report = now
-                progress(
-                    f"build: {size:,} / {entries:,} entries, "
-                    f"{fmt_rate(rate(built, now - start))}, peak RSS {peak_rss_mib():.0f} MiB"
-                )
+        finally:
+            if worker is not None:
+                worker.join(timeout=10)
+                if worker.is_alive():
+                    worker.terminate()
+                    worker.join()
         seconds = perf_counter() - start
         checkpoint = ledger.checkpoint()
     finally:
         store.close()
-    return {
+    built = size - resumed_from
+    result = {
         "entries": size,
-        "resumed_from": size - built,
+        "resumed_from": resumed_from,
         "built": built,
         "seconds": seconds,
         "entries_per_s": rate(built, seconds),
-        "certificate_objects_s": cert_s,
+        "submit_seconds": submit_s,
+        "submit_entries_per_s": rate(built, submit_s),
+        "signer_processes": signers,
         "db_bytes": _du(Path(directory), ("ledger.db", "ledger.db-wal")),
         "checkpoint": checkpoint.decode(),
     }
+    if signer_info:
+        result["signer_seconds"] = signer_info[1]
+        result["signer_peak_rss_mib"] = round(signer_info[2], 1)
+    return result
 
 
 def phase_export(directory: str) -> dict[str, Any]:
@@ -397,6 +470,10 @@ def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: An
     except RuntimeError as exc:
         result = {"error": str(exc).splitlines()[-1]}
         progress(f"phase {name} failed: {result['error']}")
+    earlier = report["phases"].get(name, {})
+    if result.get("built") == 0 and "entries_per_s" in earlier:
+        progress(f"phase {name}: the log was already built; keeping the earlier figures")
+        return
     result["started"] = started
     report["phases"][name] = result
     _save(out, report)
@@ -462,6 +539,13 @@ def main() -> None:
     parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset")
     parser.add_argument("--batch", type=int, default=1000, help="entries per transaction")
     parser.add_argument("--keys", type=int, default=16, help="issuing keys")
+    parser.add_argument(
+        "--signers",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="1: sign in a second process while the ledger appends (default); 0: one process",
+    )
     parser.add_argument("--proofs", type=int, default=None, help="proofs of each kind")
     parser.add_argument("--audit-budget", type=float, default=None, help="seconds, then stop")
     args = parser.parse_args()
@@ -518,6 +602,7 @@ def main() -> None:
                 entries=entries,
                 batch=args.batch,
                 keys=args.keys,
+                signers=args.signers,
             )
         elif name == "export":
             _run(report, out, name, phase_export, directory=str(directory))

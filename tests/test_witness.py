@@ -16,6 +16,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -1027,3 +1028,64 @@ def test_two_server_processes_on_one_state_serialise(tmp_path: Path) -> None:
             s.server_close()
         for t in threads:
             t.join(10)
+
+
+class _Misbehaving(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    mode = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.mode == "redirect":
+            self.send_response(307)
+            self.send_header("Location", "http://127.0.0.1:1/add-checkpoint")
+            body = b""
+        elif self.mode == "huge":
+            self.send_response(200)
+            body = b"\xe2\x80\x94 x AAAAAAAA\n" * (MAX_RESPONSE_SIZE // 10)
+        elif self.mode == "409-garbage":
+            self.send_response(409)
+            self.send_header("Content-Type", "text/x.tlog.size")
+            body = b"01\n"
+        else:
+            self.send_response(200)
+            body = b"not a signature line\n"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("redirect", "HTTP 307"),
+        ("huge", "no valid reply: the response is over"),
+        ("409-garbage", "malformed size"),
+        ("garbage", "malformed response"),
+    ],
+)
+def test_misbehaving_witnesses_count_for_nothing(mode: str, reason: str) -> None:
+    handler = type("Handler", (_Misbehaving,), {"mode": mode})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ledger = new_ledger()
+        endpoint = WitnessEndpoint(f"http://127.0.0.1:{server.server_address[1]}", W1.verifier)
+        with pytest.raises(QuorumNotMetError) as info:
+            collect_cosignatures(
+                ledger.checkpoint(),
+                [endpoint],
+                ledger,
+                Threshold(1),
+                log_key=Verifier.for_key(ORIGIN, LOG.public_key),
+                timeout=5,
+            )
+        assert reason in info.value.outcomes[0].reason
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

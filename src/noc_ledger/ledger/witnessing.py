@@ -13,15 +13,17 @@ for the read path.
 
 from __future__ import annotations
 
+import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from noc_ledger.bundle import MAX_BUNDLE_SIZE, Bundle
 from noc_ledger.checkpoint import open_checkpoint, verify_cosignatures
@@ -162,8 +164,26 @@ class _Reply:
     body: bytes
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A witness answers itself: a redirect is a refusal (its 3xx status), never followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER: Final = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: bytes, timeout: float) -> _Reply:
-    """POST ``body``; any HTTP status is a reply, a failure to get one raises OSError."""
+    """POST ``body``; any HTTP status is a reply.
+
+    Bounded in size (at most :data:`MAX_RESPONSE_SIZE` bytes are read) and in time (each
+    socket operation within ``timeout``, the whole body within ``timeout`` after the
+    headers).
+
+    Raises:
+        OSError: no reply (refused, unreachable, timed out) or a body over the limit.
+    """
     request = urllib.request.Request(  # noqa: S310 - WitnessEndpoint allows http(s) only
         url.rstrip("/") + _PATH,
         data=body,
@@ -171,17 +191,25 @@ def _post(url: str, body: bytes, timeout: float) -> _Reply:
         headers={"Content-Type": "text/plain; charset=utf-8"},
     )
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - http(s) only
+        response = _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         response = exc
     with response:
-        # Bounded: one byte more than allowed tells an oversized body from a full one.
-        data = response.read(MAX_RESPONSE_SIZE + 1)
         status = int(response.status if response.status is not None else 0)
         content_type = response.headers.get("Content-Type", "") if response.headers else ""
-    if len(data) > MAX_RESPONSE_SIZE:
-        return _Reply(status, content_type, b"")
-    return _Reply(status, content_type, data)
+        deadline = time.monotonic() + timeout
+        data = bytearray()
+        while True:
+            chunk = response.read1(MAX_RESPONSE_SIZE + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+            # One byte more than allowed tells an oversized body from a full one.
+            if len(data) > MAX_RESPONSE_SIZE:
+                raise OSError(f"the response is over {MAX_RESPONSE_SIZE} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the response took longer than the timeout")
+    return _Reply(status, content_type, bytes(data))
 
 
 def _ask(
@@ -209,9 +237,10 @@ def _ask(
             return fail(f"cannot build the request from size {old}: {exc}")
         try:
             reply = _post(endpoint.url, body, timeout)
-        except (OSError, ValueError) as exc:  # URLError, timeouts, refused, bad URL
-            reason = getattr(exc, "reason", None) or exc
-            return fail(f"unreachable: {reason}")
+        except urllib.error.URLError as exc:  # refused, unreachable, timed out connecting
+            return fail(f"unreachable: {exc.reason}")
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            return fail(f"no valid reply: {exc}")
         if reply.status == 409 and reply.content_type.split(";")[0].strip() == SIZE_CONTENT_TYPE:
             try:
                 reported = decode_size_response(reply.body)

@@ -795,6 +795,7 @@ def test_state_survives_a_restart_and_409_retry(
         ledger.checkpoint(), [endpoint], ledger, Threshold(1), log_key=log_vkey
     )
     processes.stop(proc)
+    assert proc.returncode == 0  # SIGTERM: a clean stop, the state file closed
     proc, ready = processes.start(argv)
     # The restarted witness remembers the size: a stale old size gets 409 and its size.
     status, content_type, body = post(

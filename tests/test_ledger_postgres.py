@@ -23,7 +23,7 @@ from noc_ledger import merkle
 from noc_ledger.checkpoint import open_checkpoint
 from noc_ledger.errors import StorageError
 from noc_ledger.events import CertState
-from noc_ledger.ledger.postgres import LockMode, PostgresStore
+from noc_ledger.ledger.postgres import LockMode, PostgresStore, check_lock_mode
 from noc_ledger.note import Verifier
 from tests.ledger_contract import AuditableStore, PersistentStoreContract, entry
 from tests.ledger_story import ISSUER, LOG, ORIGIN, new_ledger, noc
@@ -178,6 +178,14 @@ def test_bad_arguments() -> None:
             PostgresStore("host=/nonexistent", schema=schema)
     with pytest.raises(ValueError, match="lock_mode"):
         PostgresStore("host=/nonexistent", lock_mode="table")  # type: ignore[arg-type]
+
+
+def test_advisory_lock_refused_where_it_is_faked() -> None:
+    cockroach = "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43)"
+    with pytest.raises(StorageError, match="lock_mode='row'"):
+        check_lock_mode(cockroach, "advisory")
+    check_lock_mode(cockroach, "row")
+    check_lock_mode("PostgreSQL 15.8 (Debian 15.8-0+deb12u1) on x86_64-pc-linux-gnu", "advisory")
 
 
 def test_schemas_are_separate_ledgers(postgres_dsn: str) -> None:

@@ -84,7 +84,15 @@ from noc_ledger import merkle
 from noc_ledger.errors import OutOfRangeError, StorageError
 from noc_ledger.ledger.store import Reader, Transaction
 
-__all__ = ["DEFAULT_SCHEMA", "MAX_ENTRY_SIZE", "SCHEMA_VERSION", "LockMode", "PostgresStore"]
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "MAX_ENTRY_SIZE",
+    "SCHEMA_VERSION",
+    "LockMode",
+    "PostgresStore",
+    "check_lock_mode",
+    "describe_dsn",
+]
 
 #: The schema this module reads and writes; any other version is refused.
 SCHEMA_VERSION: Final = 1
@@ -154,6 +162,25 @@ def _prefix_end(prefix: bytes) -> bytes | None:
 
 def _millis(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
+
+
+def check_lock_mode(server_version: str, lock_mode: LockMode) -> None:
+    """Refuse the advisory lock on servers known to fake it.
+
+    CockroachDB shipped ``pg_advisory_*`` functions as stubs that return at once without
+    locking (cockroachdb/cockroach#13546), or not at all, before its 2026 releases: two
+    writers would both "hold" the lock and fork the log. Only the head-row lock is safe
+    there (docs/postgres.md).
+
+    Raises:
+        StorageError: ``lock_mode`` is ``"advisory"`` and ``server_version`` (the result of
+            ``SELECT version()``) names CockroachDB.
+    """
+    if lock_mode == "advisory" and "cockroachdb" in server_version.lower():
+        raise StorageError(
+            "CockroachDB does not (reliably) implement advisory locks: "
+            "use PostgresStore(..., lock_mode='row')"
+        )
 
 
 def describe_dsn(dsn: str) -> str:
@@ -623,6 +650,8 @@ class PostgresStore:
                 raise
 
     def _try_init_schema(self, conn: _Conn, sql: _Sql) -> None:
+        version = conn.execute("SELECT version()").fetchone()
+        check_lock_mode(str(version[0]) if version else "", self.lock_mode)
         conn.execute(
             psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 psycopg.sql.Identifier(self.schema)

@@ -389,7 +389,12 @@ MALFORMED: dict[str, Callable[[list[str]], list[str]] | bytes] = {
     "group named any": _insert_before("quorum", "group any 1 wa"),
     "group named all": _insert_before("quorum", "group all 1 wa"),
     "group name with plus": _insert_before("quorum", "group a+b 1 wa"),
-    "too many groups": _insert_before("quorum", *(f"group g{i} any wa" for i in range(63))),
+    "too many groups": _insert_before(
+        "quorum", "group g0 any top", *(f"group g{i} any g{i - 1}" for i in range(1, 63))
+    ),
+    # §4.7 rule 5: a name is a member of one group only.
+    "member of two groups": _insert_before("quorum", "group g any wa"),
+    "group member of two groups": _insert_before("quorum", "group g any two"),
     # §4.8 quorum
     "quorum missing": _replace("quorum"),
     "two quorums": _append("quorum none"),
@@ -433,7 +438,8 @@ def test_limits_are_inclusive() -> None:
     lines += [f"root {_b64(_key(f'root {i}'))} {scope_b64(SCOPE_B)}" for i in range(1, 16)]
     lines += [f"log {log_key(f'log{i}.example').encode()}" for i in range(15)]
     lines += [f"witness x{i} {witness_key(f'x{i}').encode()}" for i in range(61)]
-    lines += [f"group g{i} any wa" for i in range(62)]
+    # §4.7 rule 5: each name a member once, so the extra groups form a chain.
+    lines += ["group g0 any x0"] + [f"group g{i} any g{i - 1}" for i in range(1, 62)]
     policy = parse_policy(render(lines))
     assert (len(policy.roots), len(policy.logs)) == (16, 16)
     assert (len(policy.witnesses), len(policy.groups)) == (64, 64)
@@ -548,6 +554,8 @@ def test_make_policy_equals_parsed() -> None:
         {"groups": [Group("a", 1, ("b",)), Group("b", 1, ("a",))], "quorum": "a"},
         {"groups": [Group("a", 1, ("wa", "nobody"))], "quorum": "a"},
         {"groups": [Group("wa", 1, ("wb",))], "quorum": "wa"},
+        # §4.7 rule 5: w1 would count twice towards "b".
+        {"groups": [Group("a", 1, ("wa", "wb")), Group("b", 2, ("wa", "a"))], "quorum": "b"},
         {"groups": [("two", 2, ("wa", "wb"))]},
         {"quorum": "none"},
         {"quorum": "nobody"},
@@ -698,9 +706,15 @@ def policies(draw: st.DrawFn, *, max_witnesses: int = 7, max_groups: int = 6) ->
     witnesses = [witness_key(n) for n in witness_names]
     defined = list(witness_names)
     groups: list[Group] = []
+    used: set[str] = set()
     if defined:
         for j in range(draw(st.integers(0, max_groups))):
-            members = draw(st.lists(st.sampled_from(defined), min_size=1, max_size=5, unique=True))
+            # §4.7 rule 5: only names not yet a member of a group.
+            free = [d for d in defined if d not in used]
+            if not free:
+                break
+            members = draw(st.lists(st.sampled_from(free), min_size=1, max_size=5, unique=True))
+            used.update(members)
             k = draw(st.integers(1, len(members)))
             name = f"g{j}"
             groups.append(Group(name, k, tuple(members)))

@@ -2159,6 +2159,9 @@ class _PolicyReader:
                 fail(POLICY, f"§4.7 rule 3: {member!r} is not defined on an earlier line")
         if len(set(members)) != len(members):
             fail(POLICY, "§4.7 rule 3: a member appears twice")
+        for member in members:  # 5
+            if any(member in g.members for g in self.groups.values()):
+                fail(POLICY, f"§4.7 rule 5: {member!r} is already a member of another group")
         if threshold == "any":
             k = 1
         elif threshold == "all":
@@ -5431,7 +5434,9 @@ def _extra_witnesses(n: int) -> str:
 
 
 def _extra_groups(n: int) -> str:
-    return "".join(f"group g{i} 1 witness.example\n" for i in range(n))
+    # A chain, since a name may be a member of one group only (§4.7 rule 5).
+    chain = "".join(f"group g{i} 1 g{i - 1}\n" for i in range(1, n))
+    return "group g0 1 witness.example\n" + chain
 
 
 def _padded(size: int) -> str:
@@ -5459,7 +5464,7 @@ def _padded(size: int) -> str:
             _policy_with(_WITNESS_LINE, _WITNESS_LINE + _extra_witnesses(63)), id="64-witnesses"
         ),
         pytest.param(
-            _policy_with("quorum witness.example", _extra_groups(64) + "quorum g0"), id="64-groups"
+            _policy_with("quorum witness.example", _extra_groups(64) + "quorum g63"), id="64-groups"
         ),
         pytest.param(_policy_with(_LOG_LINE, _LOG_LINE + _extra_logs(15)), id="16-logs"),
         pytest.param(
@@ -5631,6 +5636,14 @@ _OTHER_AS_WITNESS: Final = _vkey("other.example", "other", COSIGNATURE_TYPE)
         ),
         pytest.param(
             _policy_with("quorum witness.example", _extra_groups(65) + "quorum g0"), id="65-groups"
+        ),
+        # §4.7 rule 5: the witness would count twice towards h.
+        pytest.param(
+            _policy_with(
+                "quorum witness.example",
+                "group g any witness.example\ngroup h 2 g witness.example\nquorum h",
+            ),
+            id="member-of-two-groups",
         ),
         # §4.6 witnesses, §4.1 rule 3.
         pytest.param(

@@ -295,6 +295,17 @@ class TrustPolicy:
         if len(groups) > MAX_GROUPS:
             raise PolicyError(f"at most {MAX_GROUPS} groups")
         ordered = _topological(groups, witnesses)
+        # §4.7 rule 5: a name is a member of at most one group, so that each witness counts
+        # towards the quorum in one way only.
+        member_of: dict[str, str] = {}
+        for g in ordered.values():
+            for m in g.members:
+                if m in member_of:
+                    raise PolicyError(
+                        f"group {g.name}: {m} is already a member of group {member_of[m]} "
+                        "(a name may be a member of one group only)"
+                    )
+                member_of[m] = g.name
         # Quorum (§4.8).
         if self.quorum is not None:
             if not isinstance(self.quorum, str):
@@ -504,6 +515,7 @@ class _Parser:
         self.logs: dict[str, Verifier] = {}
         self.witnesses: dict[str, Verifier] = {}
         self.groups: dict[str, Group] = {}
+        self.member_of: dict[str, str] = {}
         self.keys: set[bytes] = set()
         self.quorum: str | None = None
         self.quorum_seen = False
@@ -591,6 +603,13 @@ class _Parser:
             # §4.7: only names defined on earlier lines, which also rules out cycles.
             if not self._defined(m):
                 raise PolicyError(f"group {name}: member {_show(m)} is not defined above")
+            # §4.7 rule 5: one group per member name (checked before rule 3's "twice in
+            # this group" by Group(), which reports a repeat within the line).
+            if m in self.member_of:
+                raise PolicyError(
+                    f"group {name}: {_show(m)} is already a member of group {self.member_of[m]} "
+                    "(a name may be a member of one group only)"
+                )
         k_text = args[1]
         if k_text == "all":
             k = len(members)
@@ -602,7 +621,10 @@ class _Parser:
             raise PolicyError(f"group {name}: threshold {_show(k_text)} is not all, any or 1..n")
         if len(self.groups) == MAX_GROUPS:
             raise PolicyError(f"more than {MAX_GROUPS} groups")
-        self.groups[name] = Group(name, k, tuple(members))
+        group = Group(name, k, tuple(members))
+        for m in members:
+            self.member_of[m] = name
+        self.groups[name] = group
 
     def quorum_line(self, args: list[str]) -> None:
         self._arity(args, 1, "quorum NAME|none")

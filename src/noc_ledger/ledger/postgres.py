@@ -395,6 +395,10 @@ class _Transaction(_Reader):
     def __init__(self, conn: _Conn, sql: _Sql, size: int) -> None:
         super().__init__(conn, sql, size)
         self.start_size = size
+        # The latest checkpoint, once read: with the write lock held only this transaction
+        # can change it, so the ledger's two reads per commit cost one round trip.
+        self._latest: tuple[int, bytes] | None = None
+        self._latest_known = False
         # The right edge of the tree as far as this transaction has learned it: stored hash
         # index -> hash. Appending reads each left sibling exactly once (spec/log.md §6.3),
         # so a hash is removed when read and the dict stays O(log size).
@@ -485,21 +489,31 @@ class _Transaction(_Reader):
             hi = lo + _CHUNK
             self._w(self._sql.upsert_many, (namespace, keys[lo:hi], values[lo:hi]))
 
+    def latest_checkpoint(self) -> tuple[int, bytes] | None:
+        if not self._latest_known:
+            self._latest = super().latest_checkpoint()
+            self._latest_known = True
+        self._check_live()
+        return self._latest
+
     def put_checkpoint(self, size: int, note: bytes) -> None:
         s = _require_index("size", size)
         if not isinstance(note, bytes):
             raise TypeError(f"note must be bytes, got {type(note).__name__}")
-        existing = self.checkpoint_at(s)
-        if existing is not None:
-            if existing != note:
-                raise StorageError(f"a different checkpoint of size {s} is already stored")
-            return
         latest = self.latest_checkpoint()
-        if latest is not None and s < latest[0]:
+        # Nothing is stored above the latest size, so only a size at or below it can be a
+        # re-recording (same bytes: fine; other bytes: refused).
+        if latest is not None and s <= latest[0]:
+            existing = latest[1] if s == latest[0] else self.checkpoint_at(s)
+            if existing is not None:
+                if existing != note:
+                    raise StorageError(f"a different checkpoint of size {s} is already stored")
+                return
             raise StorageError(f"checkpoint size {s} is below the latest checkpoint's {latest[0]}")
         if not 0 <= s <= self._size:
             raise StorageError(f"checkpoint size {s} exceeds the log size {self._size}")
         self._w(self._sql.put_checkpoint, (s, note))
+        self._latest = (s, note)
 
 
 class _SiblingReader:
@@ -559,6 +573,14 @@ class PostgresStore:
         # A per-schema advisory lock key, so ledgers in one database do not block each other.
         digest = hashlib.sha256(f"noc_ledger write lock:{schema}".encode()).digest()
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        lock = (
+            psycopg.sql.SQL("SELECT pg_advisory_xact_lock({}); {}").format(
+                psycopg.sql.Literal(self._lock_key), psycopg.sql.SQL(_Sql.head_size)
+            )
+            if lock_mode == "advisory"
+            else psycopg.sql.SQL(_Sql.head_lock)
+        )
+        self._begin_sql = psycopg.sql.SQL("BEGIN ISOLATION LEVEL READ COMMITTED; {}").format(lock)
         self._where = describe_dsn(dsn)
         params: dict[str, Any] = dict(conninfo_to_dict(dsn))
         params.setdefault("connect_timeout", str(max(2, round(connect_timeout))))
@@ -731,15 +753,14 @@ class PostgresStore:
 
     def _begin_write(self, conn: _Conn) -> int:
         """BEGIN, take the write lock, read the size; retried on serialization failure."""
-        sql = self._sql
         for attempt in range(_START_ATTEMPTS):
             try:
-                conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                if self.lock_mode == "advisory":
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-                    row = conn.execute(sql.head_size).fetchone()
-                else:
-                    row = conn.execute(sql.head_lock).fetchone()
+                # One round trip (several statements, simple query protocol); the cursor
+                # ends on the last statement's result, the head row.
+                cursor = conn.execute(self._begin_sql)
+                while cursor.nextset():
+                    pass
+                row = cursor.fetchone()
                 if row is None:
                     raise StorageError(f"schema {self.schema!r}: the head row is missing")
                 return int(row[0])

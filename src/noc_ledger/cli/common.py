@@ -26,6 +26,7 @@ __all__ = [
     "PIN_ENV",
     "CommandError",
     "Output",
+    "Parser",
     "Subcommands",
     "now",
     "read_bytes",
@@ -145,6 +146,18 @@ def read_pin(prompt: str) -> str:
         return getpass.getpass(prompt)
     except EOFError:
         raise CommandError("no PIN given") from None
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and status 2, like
+    every other error of the command (argparse prints the whole usage block otherwise).
+    Subcommand parsers inherit the class (argparse makes them of the parent's type)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("noc-ledger").strip()
+        where = f"{command}: " if command else ""
+        sys.stderr.write(f"noc-ledger: {where}{message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT["usage"])
 
 
 class Output:

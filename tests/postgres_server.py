@@ -167,6 +167,22 @@ class PostgresServer:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def restart(self) -> None:
+        """Restart the server on the same data (every client connection is cut)."""
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
+
     def __enter__(self) -> PostgresServer:
         return self.start()
 

@@ -732,9 +732,19 @@ class PostgresStore:
             self._check_open()
             self._writer_thread = threading.get_ident()
             conn = self._writer
-            if conn is None or conn.closed:  # discarded after a failure
+            fresh = conn is None or conn.closed  # None: discarded after a failure
+            if conn is None or fresh:
                 conn = self._writer = self._connect()
-            size = self._begin_write(conn)
+            try:
+                size = self._begin_write(conn)
+            except StorageError:
+                # An idle connection may have died with its server (restart, failover).
+                # Nothing has happened yet, so one new connection is tried first.
+                if fresh or not (conn.closed or conn.broken):
+                    raise
+                self._discard(conn)
+                conn = self._writer = self._connect()
+                size = self._begin_write(conn)
             txn = _Transaction(conn, self._sql, size)
             try:
                 yield txn
@@ -844,11 +854,28 @@ class PostgresStore:
         with self._pool_lock:
             self._check_open()
             conn = self._readers.pop() if self._readers else None
-        if conn is None or conn.closed:
+        pooled = conn is not None and not conn.closed
+        if conn is None or not pooled:
             conn = self._connect()
-        reusable = False
         try:
             size = self._begin_read(conn)
+        except StorageError:
+            # As for the writer: a pooled connection may have died while idle.
+            if not pooled or not (conn.closed or conn.broken):
+                self._release_reader(conn, False)
+                raise
+            self._release_reader(conn, False)
+            conn = self._connect()
+            try:
+                size = self._begin_read(conn)
+            except BaseException:
+                self._release_reader(conn, False)
+                raise
+        except BaseException:
+            self._release_reader(conn, False)
+            raise
+        reusable = False
+        try:
             reader = _Reader(conn, self._sql, size)
             try:
                 yield reader

@@ -9,10 +9,12 @@ import functools
 import hashlib
 import http.server
 import json
+import sqlite3
 import threading
+import tracemalloc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +24,7 @@ from noc_ledger import audit, merkle, signing, statusmap
 from noc_ledger.audit import AuditState
 from noc_ledger.checkpoint import Checkpoint, cosign, decode_checkpoint_note, sign_checkpoint
 from noc_ledger.cli import main
+from noc_ledger.client.audit_store import BUNDLE_CACHE, SqliteAuditStore
 from noc_ledger.client.auditor import Auditor, fork_evidence_paths
 from noc_ledger.client.source import LogSource, open_source
 from noc_ledger.errors import (
@@ -33,9 +36,10 @@ from noc_ledger.errors import (
     QuorumError,
     SignatureError,
     StatusRootError,
+    StorageError,
     TransitionError,
 )
-from noc_ledger.events import StatusEventKind
+from noc_ledger.events import CertStatus, KeyStatus, StatusEventKind
 from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.ledger.memory import MemoryStore
 from noc_ledger.model import sign_certificate
@@ -110,14 +114,63 @@ class Counting:
         return sum(end - start for start, end in self.fetched)
 
 
-def _check_matches_ledger(state: AuditState, ledger: Ledger) -> None:
+class _Records(Protocol):
+    def iter_records(self, kind: int) -> Iterator[tuple[bytes, bytes]]: ...
+
+
+def _db(state_dir: Path) -> SqliteAuditStore:
+    return SqliteAuditStore(state_dir / "audit.sqlite")
+
+
+def _stored_header(state_dir: Path) -> bytes:
+    store = _db(state_dir)
+    try:
+        header = store.load_header()
+    finally:
+        store.close()
+    assert header is not None
+    return header
+
+
+def _dump(state_dir: Path) -> list[list[tuple[Any, ...]]]:
+    """Every table of a state database, rows in key order."""
+    conn = sqlite3.connect(state_dir / "audit.sqlite")
+    try:
+        return [
+            conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("header", "nodes", "certs", "keys", "key_events")
+        ]
+    finally:
+        conn.close()
+
+
+def _check_matches_ledger(state: AuditState, ledger: Ledger, records: _Records | None) -> None:
+    """The header is the ledger's checkpoint; every record in ``records`` (the state's
+    store, or its database reopened) is the ledger's, and there are as many as counted."""
     cp = decode_checkpoint_note(ledger.checkpoint())
     assert (state.size, state.root, state.status_root) == (cp.size, cp.root, cp.status_root)
     assert state.checkpoint == ledger.checkpoint() and not state.target
-    for cert_id, record in state.certs.items():
-        assert ledger.status(cert_id) == record
-    for key_id, key_record in state.keys.items():
-        assert ledger.key_status(key_id) == key_record
+    assert state.map_root == cp.status_root
+    if records is None:
+        return
+    certs = list(records.iter_records(0))
+    keys = list(records.iter_records(1))
+    assert (len(certs), len(keys)) == (state.certificates, state.keys)
+    assert state.certificates + state.keys > 0
+    for cert_id, raw in certs:
+        assert ledger.status(cert_id) == CertStatus.from_cbor(raw)
+    for key_id, raw in keys:
+        assert ledger.key_status(key_id) == KeyStatus.from_cbor(raw)
+    items = {k: v for k, v in certs + keys}
+    assert statusmap.root_of(items) == state.map_root
+
+
+def _check_db(state: AuditState, ledger: Ledger, state_dir: Path) -> None:
+    store = _db(state_dir)
+    try:
+        _check_matches_ledger(state, ledger, store)
+    finally:
+        store.close()
 
 
 @pytest.fixture
@@ -148,19 +201,19 @@ def test_full_audit_from_a_tiles_directory(story: Ledger, tmp_path: Path) -> Non
         progress=lambda d, t: ticks.append((d, t)),
     ).run()
     assert result.entries == story.size() == result.size
-    _check_matches_ledger(result.state, story)
+    _check_db(result.state, story, tmp_path / "state")
     # Chunks of one entry bundle, each fetched once, progress after each.
     assert source.fetched == [(0, 256), (256, story.size())]
     assert ticks == [(256, story.size()), (story.size(), story.size())]
     # The state on disk is the state returned, byte for byte.
-    stored = (tmp_path / "state" / "state.cbor").read_bytes()
-    assert stored == audit.encode_state(result.state)
+    assert _stored_header(tmp_path / "state") == audit.encode_state(result.state)
 
 
 def test_the_pure_audit_in_one_step(story: Ledger) -> None:
     entries = story.entries(0, story.size())
     state = audit.audit(_policy(story), audit.initial_state(), story.checkpoint(), entries)
-    _check_matches_ledger(state, story)
+    assert isinstance(state.store, audit.MemoryAuditStore)
+    _check_matches_ledger(state, story, state.store)
     # The same checkpoint again: nothing to do, nothing changes.
     again = audit.audit(_policy(story), state, story.checkpoint(), [])
     assert audit.encode_state(again) == audit.encode_state(state)
@@ -177,7 +230,12 @@ def test_chunking_does_not_change_the_result(story: Ledger) -> None:
     )
     for i in range(0, len(entries), 7):
         st_ = audit.advance(policy, st_, entries[i : i + 7])
-    assert audit.encode_state(audit.finish(st_)) == audit.encode_state(one)
+    chunked = audit.finish(st_)
+    assert audit.encode_state(chunked) == audit.encode_state(one)
+    assert isinstance(chunked.store, audit.MemoryAuditStore)
+    assert isinstance(one.store, audit.MemoryAuditStore)
+    assert chunked.store.nodes == one.store.nodes
+    assert chunked.store.records == one.store.records
 
 
 # -- incremental -----------------------------------------------------------------------
@@ -193,14 +251,15 @@ def test_incremental_audit_fetches_only_new_entries(tmp_path: Path) -> None:
     ).run()
     old = first.size
     # More issuance, including a licence that upgrades a NOC audited in the first run:
-    # the rule reads the NOC back from the state (it is not fetched again).
+    # the state keeps no certificate, so the rule reads the NOC back from the source (its
+    # entry bundle, once) and checks it against the NOC's record.
     ledger.issue(sample_licence(), ISSUER)
     ledger.issue_batch([noc() for _ in range(20)], ISSUER)
     source = Counting(open_source(str(_publish(ledger, tiles))))
     second = Auditor(source, policy, state_dir=state_dir).run()
     assert second.previous_size == old and second.entries == ledger.size() - old
-    assert source.fetched == [(old, ledger.size())]
-    _check_matches_ledger(second.state, ledger)
+    assert source.fetched == [(old, ledger.size()), (0, ledger.size())]
+    _check_db(second.state, ledger, state_dir)
     # Nothing new: nothing fetched, nothing changes.
     source = Counting(open_source(str(tiles)))
     third = Auditor(source, policy, state_dir=state_dir).run()
@@ -224,7 +283,7 @@ def test_interrupted_audit_resumes_where_it_stopped(story: Ledger, tmp_path: Pat
     broken = Counting(open_source(str(tiles)), fail_after=2)
     with pytest.raises(FetchError):
         Auditor(broken, policy, state_dir=state_dir, chunk=64).run()
-    stored = audit.decode_state((state_dir / "state.cbor").read_bytes())
+    stored = audit.decode_state(_stored_header(state_dir))
     # Progress is kept, but nothing was audited past what was verified: the checkpoint is
     # only a target.
     assert stored.position == 128 and stored.size == 0 and stored.checkpoint == b""
@@ -232,8 +291,11 @@ def test_interrupted_audit_resumes_where_it_stopped(story: Ledger, tmp_path: Pat
     source = Counting(open_source(str(tiles)))
     result = Auditor(source, policy, state_dir=state_dir, chunk=64).run()
     assert source.fetched[0] == (128, 192) and source.entries_fetched == story.size() - 128
-    uninterrupted = Auditor(open_source(str(tiles)), policy).run()
+    uninterrupted = Auditor(open_source(str(tiles)), policy, state_dir=tmp_path / "u").run()
     assert audit.encode_state(result.state) == audit.encode_state(uninterrupted.state)
+    # The whole database, not just the header: the same rows in every table.
+    assert _dump(state_dir) == _dump(tmp_path / "u")
+    _check_db(result.state, story, state_dir)
 
 
 def test_one_auditor_per_state_directory(tmp_path: Path) -> None:
@@ -280,7 +342,7 @@ def test_a_forked_log_is_reported_with_both_checkpoints(tmp_path: Path) -> None:
     first, second = fork_evidence_paths(state_dir, a.checkpoint(), b.checkpoint())
     assert first.read_bytes() == a.checkpoint() and second.read_bytes() == b.checkpoint()
     # The audited state did not move.
-    stored = audit.decode_state((state_dir / "state.cbor").read_bytes())
+    stored = audit.decode_state(_stored_header(state_dir))
     assert stored.checkpoint == a.checkpoint() and not stored.target
 
 
@@ -425,7 +487,7 @@ def test_audit_over_http(story: Ledger, http_root: tuple[str, Path], tmp_path: P
     url, root = http_root
     _publish(story, root)
     result = Auditor(open_source(url, timeout=5), _policy(story), state_dir=tmp_path / "s").run()
-    _check_matches_ledger(result.state, story)
+    _check_db(result.state, story, tmp_path / "s")
 
 
 # -- the state encoding -----------------------------------------------------------------
@@ -441,11 +503,15 @@ def test_state_round_trip_is_exact_and_strict(story: Ledger) -> None:
     assert audit.decode_state(audit.encode_state(audit.initial_state())) == audit.initial_state()
     with pytest.raises(DecodeError):
         audit.decode_state(data + b"\x00")
-    with pytest.raises(DecodeError, match="version"):
-        audit.decode_state(b"\xa7\x00\x02" + data[3:])
-    # Records that do not give the audited status root: refused, not trusted.
-    broken = dataclasses.replace(state, certs={k: v for k, v in list(state.certs.items())[1:]})
-    with pytest.raises(DecodeError, match="status root"):
+    assert data[:3] == b"\xa7\x00\x02"
+    with pytest.raises(DecodeError, match="version 3"):
+        audit.decode_state(b"\xa7\x00\x03" + data[3:])
+    # A version 1 state is refused with what to do about it.
+    with pytest.raises(DecodeError, match="start a new state directory"):
+        audit.decode_state(b"\xa7\x00\x01" + data[3:])
+    # A status-map root that is not the audited one: refused, not trusted.
+    broken = dataclasses.replace(state, map_root=b"\x01" * 32)
+    with pytest.raises(DecodeError, match="status-map root"):
         audit.decode_state(audit.encode_state(broken))
 
 
@@ -598,5 +664,196 @@ def test_entries_served_that_are_not_the_logs_are_not_a_fork(tmp_path: Path) -> 
             target.write_bytes(bundle.read_bytes())
     with pytest.raises(InclusionError, match="do not give the checkpoint's root"):
         Auditor(open_source(str(mixed)), policy, state_dir=state_dir).run()
-    stored = audit.decode_state((state_dir / "state.cbor").read_bytes())
+    stored = audit.decode_state(_stored_header(state_dir))
     assert stored.checkpoint == a.checkpoint_at(4) and stored.target == b.checkpoint()
+
+
+# -- the state on disk (spec/audit.md §6) -------------------------------------------------
+
+
+def test_an_interrupted_chunk_leaves_the_database_at_the_last_verified_state(
+    story: Ledger, tmp_path: Path
+) -> None:
+    policy = _policy(story)
+    entries = story.entries(0, story.size())
+    store = SqliteAuditStore(tmp_path / "audit.sqlite")
+    try:
+        state = audit.begin(
+            audit.initial_state(store),
+            audit.open_target(policy, audit.initial_state(store), story.checkpoint()),
+            consistency_proof=[],
+        )
+        with store.transaction():
+            state = audit.advance(policy, state, entries[:100])
+            store.put_header(audit.encode_state(state))
+    finally:
+        store.close()
+    before = _dump(tmp_path)
+
+    class Failing(SqliteAuditStore):
+        """Fails after the chunk's records were written, while writing the map's nodes."""
+
+        def put_nodes(self, items: Any) -> None:
+            raise StorageError("disk full")
+
+    failing = Failing(tmp_path / "audit.sqlite")
+    try:
+        header = failing.load_header()
+        assert header is not None
+        resumed = audit.decode_state(header, store=failing)
+        with pytest.raises(StorageError, match="disk full"), failing.transaction():
+            audit.advance(policy, resumed, entries[100:200])
+        # A bad entry in the next chunk: the rules refuse it before anything is written.
+        bad = [*entries[100:150], entries[150][:-1] + bytes([entries[150][-1] ^ 1])]
+        with pytest.raises(SignatureError, match="entry 150"), failing.transaction():
+            audit.advance(policy, resumed, bad)
+    finally:
+        failing.close()
+    assert _dump(tmp_path) == before
+    # And the audit goes on from there to the same result as an uninterrupted one.
+    store = SqliteAuditStore(tmp_path / "audit.sqlite")
+    try:
+        header = store.load_header()
+        assert header is not None
+        state = audit.decode_state(header, store=store)
+        assert state.position == 100
+        with store.transaction():
+            state = audit.finish(audit.advance(policy, state, entries[100:]))
+        _check_matches_ledger(state, story, store)
+    finally:
+        store.close()
+
+
+def test_the_state_keeps_no_certificate_and_only_the_current_status_map(
+    story: Ledger, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    result = Auditor(
+        open_source(str(_publish(story, tmp_path / "tiles"))), _policy(story), state_dir=state_dir
+    ).run()
+    _header, nodes, certs, keys, key_events = _dump(state_dir)
+    # Key events only (one delegation); certificates are read back from the source.
+    assert [row[0] for row in key_events] == [0]
+    assert len(certs) == result.state.certificates == 302 and len(keys) == 1
+    # Exactly the nodes reachable from the current root: older versions were deleted.
+    stored = {bytes(h): bytes(n) for h, n in nodes}
+    reachable, stack = set(), [result.state.map_root]
+    while stack:
+        h = stack.pop()
+        if h == statusmap.EMPTY_ROOT:
+            continue
+        raw = stored[h]
+        reachable.add(h)
+        if raw[0] == 0x11:
+            stack += [raw[1:33], raw[33:65]]
+    assert reachable == set(stored)
+    assert len([n for n in stored.values() if n[0] == 0x10]) == len(certs) + len(keys)
+
+
+def _big_story(certificates: int) -> list[bytes]:
+    ledger = _ledger(certificates)
+    return ledger.entries(0, ledger.size())
+
+
+def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
+    """The Python memory an audit holds at its peak is bounded by the chunk: a log four
+    times larger does not need four times the memory (the version 1 state held every
+    certificate, about 1 KB each)."""
+
+    def peak(certificates: int) -> tuple[int, int]:
+        ledger = _ledger(certificates)
+        tiles = _publish(ledger, tmp_path / f"t{certificates}")
+        total = sum(len(e) for e in ledger.entries(0, ledger.size()))
+        source = open_source(str(tiles))
+        policy = _policy(ledger)
+        tracemalloc.start()
+        try:
+            Auditor(source, policy, state_dir=tmp_path / f"s{certificates}", chunk=64).run()
+            return tracemalloc.get_traced_memory()[1], total
+        finally:
+            tracemalloc.stop()
+
+    small, small_total = peak(300)
+    large, large_total = peak(1200)
+    assert large_total - small_total > 800_000
+    # Version 1 held every certificate in its state (and re-encoded it per chunk): its peak
+    # grew by at least the entries added. Here the peak (a constant: the source's read
+    # buffer of one bundle, 16 MiB) grows by less than a tenth of that.
+    assert large - small < (large_total - small_total) / 10
+
+
+def test_the_bundle_cache_is_bounded(tmp_path: Path) -> None:
+    ledger = _ledger(4 * 256 * (BUNDLE_CACHE + 1) // 4)
+    _publish(ledger, tmp_path / "t")
+    store = SqliteAuditStore(tmp_path / "db", source=open_source(str(tmp_path / "t")))
+    try:
+        size = ledger.size()
+        for index in range(1, size, 97):
+            assert store.read_entry(index, size=size) == ledger.entries(index, index + 1)[0]
+            assert store.cached_bundles <= BUNDLE_CACHE
+        assert store.cached_bundles == BUNDLE_CACHE
+    finally:
+        store.close()
+
+
+class _Swapping(Counting):
+    """Serves the chunks honestly, but another certificate when one is read back."""
+
+    def __init__(self, inner: LogSource, after: int) -> None:
+        super().__init__(inner)
+        self.after = after
+
+    def read_entries(self, start: int, end: int, *, size: int) -> list[bytes]:
+        entries = super().read_entries(start, end, size=size)
+        if start < self.after:  # a read-back of an audited certificate
+            entries = [entries[-1]] * len(entries) if len(entries) > 1 else entries
+        return entries
+
+
+def test_a_certificate_read_back_that_is_not_the_one_audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = _ledger(10)
+    ledger.issue(sample_noc(), ISSUER)
+    tiles, state_dir = tmp_path / "tiles", tmp_path / "state"
+    policy = _policy(ledger)
+    Auditor(open_source(str(_publish(ledger, tiles))), policy, state_dir=state_dir).run()
+    old = ledger.size()
+    ledger.issue(sample_licence(), ISSUER)  # upgrades the sample NOC: read back
+    _publish(ledger, tiles)
+    source = _Swapping(open_source(str(tiles)), old)
+    with pytest.raises(InclusionError, match=r"entry 11 read again is not the certificate"):
+        Auditor(source, policy, state_dir=state_dir).run()
+    # Nothing moved; the honest source then completes the audit.
+    stored = audit.decode_state(_stored_header(state_dir))
+    assert (stored.size, stored.position) == (old, old)
+    result = Auditor(open_source(str(tiles)), policy, state_dir=state_dir).run()
+    _check_db(result.state, ledger, state_dir)
+
+
+def test_a_version_1_state_directory_is_refused(tmp_path: Path) -> None:
+    ledger = _ledger(1)
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "state.cbor").write_bytes(b"\xa7\x00\x01")
+    with pytest.raises(StorageError, match="start a new state directory"):
+        Auditor(
+            open_source(str(_publish(ledger, tmp_path / "t"))), _policy(ledger), state_dir=state_dir
+        ).run()
+    assert not (state_dir / "audit.sqlite").exists()
+
+
+def test_without_a_state_directory_nothing_is_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = _ledger(3)
+    tiles = _publish(ledger, tmp_path / "t")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    result = Auditor(open_source(str(tiles)), _policy(ledger)).run()
+    _check_matches_ledger(result.state, ledger, None)
+    assert list(tmp.iterdir()) == []

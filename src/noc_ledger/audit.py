@@ -1,11 +1,15 @@
 """The auditor's state machine (spec/audit.md): follow a published log incrementally.
 
-An auditor holds an :class:`AuditState`: the last checkpoint it audited (verbatim), the right
-edge of the Merkle tree of the entries replayed so far (enough to extend the tree without
-the entries, spec/audit.md §3), and the replay state of spec/events.md §5 — certificate and
-key records, and the entries later rules read back (delegations and certificates). From a
-newly fetched checkpoint and the entries ``[size, new size)`` it recomputes the tree root and
-the status-map root (spec/revocation.md §6) and compares them with the signed lines.
+An auditor holds an :class:`AuditState`: a small header — the last checkpoint it audited
+(verbatim), the right edge of the Merkle tree of the entries replayed so far (enough to
+extend the tree without the entries, spec/audit.md §3), the status-map root of the records
+so far and the checkpoint being audited towards — and an :class:`AuditStore` holding
+everything that grows with the log: the certificate and key records of spec/events.md §5,
+the status map's nodes (kept up to date incrementally, spec/revocation.md §4.2) and the key
+events the rules read back. Certificates the rules read back (an upgrade's predecessor, a
+grant suspension's certificate) are not kept: the store fetches them again and they are
+checked here against the records (spec/audit.md §4 step 7). So the memory an audit needs is
+bounded by the chunk of entries being replayed, not by the log.
 
 The procedure is split so that an edge can fetch in chunks and persist between them:
 
@@ -13,22 +17,24 @@ The procedure is split so that an edge can fetch in chunks and persist between t
    with the audited one (rollback, same-size fork, backdating);
 2. :func:`begin` checks the consistency proof from the audited tree to the new one and
    records the new checkpoint as the state's *target*;
-3. :func:`advance` applies entries to the replay (any number of calls, any chunking);
+3. :func:`advance` applies entries to the replay (any number of calls, any chunking) and
+   writes what they change to the store;
 4. :func:`finish` compares the roots and makes the target the audited checkpoint.
 
 A state with a target is never *audited* past its checkpoint: the target counts only after
 :func:`finish`. :func:`audit` runs the four steps at once.
 
-This module is pure: bytes in, a new state or a typed error out.
+This module is pure: bytes in, a new state or a typed error out; it reads and writes only
+through the :class:`AuditStore` it is given (:class:`MemoryAuditStore` here; a database in
+``noc_ledger.client.audit_store``). The edge makes each :func:`advance` one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
-from typing import Final
+from typing import Final, Protocol, TypeVar
 
 from noc_ledger import codec, merkle, signing, statusmap
 from noc_ledger.checkpoint import (
@@ -41,6 +47,7 @@ from noc_ledger.checkpoint import (
 from noc_ledger.errors import (
     ConsistencyError,
     DecodeError,
+    FetchError,
     InclusionError,
     InconsistencyError,
     ModelError,
@@ -50,10 +57,12 @@ from noc_ledger.errors import (
     ScopeError,
     SignatureError,
     StatusRootError,
+    StorageError,
     TransitionError,
 )
-from noc_ledger.events import CertStatus, KeyEvent, KeyStatus
+from noc_ledger.events import CertStatus, KeyEvent, KeyEventKind, KeyStatus
 from noc_ledger.logstate import MAX_ENTRY_SIZE, Authority, apply_entry, decode_key_event
+from noc_ledger.model import certificate_id
 from noc_ledger.note import MAX_NOTE_SIZE, decode_note
 from noc_ledger.policy import TrustPolicy
 
@@ -61,6 +70,8 @@ __all__ = [
     "AUDIT_STATE_VERSION",
     "MAX_STATE_SIZE",
     "AuditState",
+    "AuditStore",
+    "MemoryAuditStore",
     "advance",
     "audit",
     "begin",
@@ -72,17 +83,17 @@ __all__ = [
     "tree_root_matches",
 ]
 
-#: spec/audit.md §2: the version marker (key 0) of the state encoding.
-AUDIT_STATE_VERSION: Final = 1
-#: spec/audit.md §2: a state larger than this is refused before it is read.
-MAX_STATE_SIZE: Final = 1 << 30
-_MAX_DEPTH: Final = 4
+#: spec/audit.md §2: the version marker (key 0) of the state header.
+AUDIT_STATE_VERSION: Final = 2
+#: spec/audit.md §2: a header larger than this is refused before it is read (a note of at
+#: most 1 MiB twice, the edge and the numbers).
+MAX_STATE_SIZE: Final = 2 * MAX_NOTE_SIZE + 4096
+_MAX_DEPTH: Final = 2
 _HASH: Final = 32
 _CT: Final = signing.CONTENT_TYPES
-#: Entries the rules of spec/events.md §5 may read back later: a delegation (the key it
-#: delegates signs later entries) and a certificate (a successor's edge or a grant
-#: suspension names it). Status events are never read back.
-_KEPT_KINDS: Final = frozenset({_CT["key-event"], _CT["certificate"]})
+_INNER: Final = 0x11  # statusmap NodeStore: an inner node is 0x11 || left || right
+_INNER_SIZE: Final = 1 + 2 * _HASH
+_T = TypeVar("_T")
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -110,10 +121,107 @@ def _edge_append(edge: list[bytes], n: int, entry: bytes) -> None:
     edge.append(h)
 
 
+# ---------------------------------------------------------------------------------------
+# The store (spec/audit.md §2.1, §6)
+
+
+class AuditStore(statusmap.NodeStore, Protocol):
+    """Where an audit keeps what grows with the log (spec/audit.md §2.1).
+
+    The status map's nodes (``get_nodes``/``put_nodes`` of :class:`statusmap.NodeStore`,
+    plus ``delete_nodes``: the auditor keeps only the current tree), the records by id and
+    the key-event entries by index. :func:`advance` reads any of them and writes only at the
+    end of a chunk whose every entry passed; an edge wraps each call in one transaction.
+    Every method raises ``StorageError`` when the store fails.
+    """
+
+    def delete_nodes(self, hashes: Sequence[bytes]) -> None:
+        """Forget nodes no longer reachable from the current status-map root."""
+        ...
+
+    def get_records(self, kind: int, ids: Sequence[bytes]) -> list[bytes | None]:
+        """The encoded records of ``ids`` (``kind`` 0: certificates, 1: keys), ``None``
+        where there is none, in order."""
+        ...
+
+    def put_records(self, kind: int, items: Sequence[tuple[bytes, bytes]]) -> None:
+        """Insert or replace ``(id, encoded record)`` rows of ``kind``."""
+        ...
+
+    def keep_entries(
+        self, key_events: Sequence[tuple[int, bytes]], certificates: Sequence[tuple[int, bytes]]
+    ) -> None:
+        """Offer ``(index, entry)`` for every key event and certificate replayed. A store
+        MUST keep the key events (few, read back for every entry their key signs); it MAY
+        keep the certificates, or drop them and fetch them again in :meth:`read_entry`."""
+        ...
+
+    def read_entry(self, index: int, *, size: int) -> bytes:
+        """Entry ``index`` (a certificate or key event offered to :meth:`keep_entries`)
+        as kept, or fetched from the log's tree of ``size`` (a verified checkpoint's).
+        Untrusted: :func:`advance` checks it against the records.
+
+        Raises:
+            FetchError: it cannot be read.
+            StorageError: the store failed.
+        """
+        ...
+
+
+_CERTS: Final = 0
+_KEYS: Final = 1
+
+
+class MemoryAuditStore:
+    """An :class:`AuditStore` in dictionaries, for tests and small logs: it keeps every
+    certificate and key event it is offered (memory grows with the log)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[bytes, bytes] = {}
+        self.records: tuple[dict[bytes, bytes], dict[bytes, bytes]] = ({}, {})
+        self.entries: dict[int, bytes] = {}
+
+    def get_nodes(self, hashes: Sequence[bytes]) -> list[bytes | None]:
+        get = self.nodes.get
+        return [get(h) for h in hashes]
+
+    def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
+        self.nodes.update(items)
+
+    def delete_nodes(self, hashes: Sequence[bytes]) -> None:
+        for h in hashes:
+            self.nodes.pop(h, None)
+
+    def get_records(self, kind: int, ids: Sequence[bytes]) -> list[bytes | None]:
+        get = self.records[kind].get
+        return [get(i) for i in ids]
+
+    def put_records(self, kind: int, items: Sequence[tuple[bytes, bytes]]) -> None:
+        self.records[kind].update(items)
+
+    def keep_entries(
+        self, key_events: Sequence[tuple[int, bytes]], certificates: Sequence[tuple[int, bytes]]
+    ) -> None:
+        self.entries.update(key_events)
+        self.entries.update(certificates)
+
+    def read_entry(self, index: int, *, size: int) -> bytes:
+        found = self.entries.get(index)
+        if found is None:
+            raise FetchError(f"entry {index} is not kept")
+        return found
+
+    def iter_records(self, kind: int) -> Iterator[tuple[bytes, bytes]]:
+        """Every ``(id, encoded record)`` of ``kind``, ids increasing."""
+        return iter(sorted(self.records[kind].items()))
+
+
 @dataclass(frozen=True, slots=True)
 class AuditState:
-    """What an auditor keeps between runs (spec/audit.md §2). Immutable: every step returns
-    a new state. Build with :func:`initial_state` or :func:`decode_state`.
+    """What an auditor keeps between runs (spec/audit.md §2): this header, and the records
+    in :attr:`store`. The header is a value; every step returns a new one. :func:`advance`
+    also writes the store, so after it only the state it returns matches the store.
+    Build with :func:`initial_state` or :func:`decode_state`.
 
     Fields:
         origin: the log followed, or ``None`` before the first checkpoint.
@@ -123,9 +231,10 @@ class AuditState:
         position: how many entries were replayed (``size``, or more while a target is
             being audited).
         edge: the right edge of the Merkle tree of the first ``position`` entries.
-        certs, keys: the certificate and key records after ``position`` entries.
-        kept: the entries the rules may read back, by index.
+        map_root: the status-map root of the records after ``position`` entries.
+        certificates, keys: how many certificate and key records there are.
         target: the checkpoint being audited towards, verbatim, or empty.
+        store: the records, status-map nodes and key events (not part of the encoding).
     """
 
     origin: str | None
@@ -136,11 +245,12 @@ class AuditState:
     time: int
     position: int
     edge: tuple[bytes, ...]
-    certs: Mapping[bytes, CertStatus]
-    keys: Mapping[bytes, KeyStatus]
-    kept: Mapping[int, bytes]
+    map_root: bytes
+    certificates: int
+    keys: int
     target: bytes = b""
     _target_cp: Checkpoint | None = field(default=None, compare=False, repr=False)
+    store: AuditStore = field(default_factory=MemoryAuditStore, compare=False, repr=False)
 
     @property
     def target_checkpoint(self) -> Checkpoint | None:
@@ -153,8 +263,9 @@ class AuditState:
         return self.size
 
 
-def initial_state() -> AuditState:
-    """The state of an auditor that has seen nothing: size 0, no checkpoint."""
+def initial_state(store: AuditStore | None = None) -> AuditState:
+    """The state of an auditor that has seen nothing: size 0, no checkpoint, over ``store``
+    (an empty one; default: a new :class:`MemoryAuditStore`)."""
     return AuditState(
         origin=None,
         checkpoint=b"",
@@ -164,9 +275,10 @@ def initial_state() -> AuditState:
         time=0,
         position=0,
         edge=(),
-        certs=MappingProxyType({}),
-        keys=MappingProxyType({}),
-        kept=MappingProxyType({}),
+        map_root=statusmap.EMPTY_ROOT,
+        certificates=0,
+        keys=0,
+        store=MemoryAuditStore() if store is None else store,
     )
 
 
@@ -296,34 +408,113 @@ def begin(
 
 
 class _View:
-    """logstate.StateView over a state being advanced (copies: the old state is kept)."""
+    """logstate.StateView over the store and the chunk being replayed. Its dictionaries
+    hold only what this chunk looked up or changed: memory bounded by the chunk."""
 
-    def __init__(self, state: AuditState) -> None:
-        self.certs: dict[bytes, CertStatus] = dict(state.certs)
-        self.keys: dict[bytes, KeyStatus] = dict(state.keys)
-        self.kept: dict[int, bytes] = dict(state.kept)
+    def __init__(self, state: AuditState, entries: Sequence[bytes], size: int) -> None:
+        self.store = state.store
+        self.start = state.position
+        self.entries = entries
+        self.size = size
+        self.certs: dict[bytes, CertStatus | None] = {}
+        self.keys: dict[bytes, KeyStatus | None] = {}
+        self.dirty_certs: dict[bytes, CertStatus] = {}
+        self.dirty_keys: dict[bytes, KeyStatus] = {}
+        self.new_certs = 0
+        self.new_keys = 0
         self._events: dict[int, KeyEvent] = {}
 
+    def _record(self, kind: int, key: bytes) -> bytes | None:
+        got = self.store.get_records(kind, [key])
+        if not isinstance(got, list) or len(got) != 1 or not isinstance(got[0], bytes | None):
+            raise StorageError("the audit store answered one record with something else")
+        return got[0]
+
     def cert_status(self, cert_id: bytes) -> CertStatus | None:
-        return self.certs.get(cert_id)
+        if cert_id in self.certs:
+            return self.certs[cert_id]
+        raw = self._record(_CERTS, cert_id)
+        record = None if raw is None else _stored(CertStatus.from_cbor, raw)
+        self.certs[cert_id] = record
+        return record
 
     def key_status(self, key_id: bytes) -> KeyStatus | None:
-        return self.keys.get(key_id)
+        if key_id in self.keys:
+            return self.keys[key_id]
+        raw = self._record(_KEYS, key_id)
+        record = None if raw is None else _stored(KeyStatus.from_cbor, raw)
+        self.keys[key_id] = record
+        return record
+
+    def set_cert(self, cert_id: bytes, record: CertStatus) -> None:
+        if self.cert_status(cert_id) is None:
+            self.new_certs += 1
+        self.certs[cert_id] = self.dirty_certs[cert_id] = record
+
+    def set_key(self, key_id: bytes, record: KeyStatus) -> None:
+        if self.key_status(key_id) is None:
+            self.new_keys += 1
+        self.keys[key_id] = self.dirty_keys[key_id] = record
+
+    def _earlier(self, index: int) -> tuple[bytes, bool]:
+        """Entry ``index`` and whether it was replayed in this chunk (trusted as is)."""
+        if self.start <= index < self.start + len(self.entries):
+            return self.entries[index - self.start], True
+        return self.store.read_entry(index, size=self.size), False
 
     def entry(self, index: int) -> bytes:
-        found = self.kept.get(index)
-        if found is None:
-            # Only delegations and certificates are ever read back (logstate), and every
-            # one of them is kept; a reference to anything else is the log's error.
-            raise TransitionError(f"entry {index} is not a certificate or key event")
-        return found
+        # logstate reads back only certificates (a successor's predecessor, a grant
+        # suspension's certificate), at the index their record names.
+        entry, trusted = self._earlier(index)
+        if trusted:
+            return entry
+        # spec/audit.md §4 step 7: an entry fetched again is the one replayed at ``index``
+        # only if it is a certificate whose id (SHA-256 of its payload, the only part the
+        # rules read) has a record issued at ``index``; anything else is not the log's.
+        cert_id: bytes | None = None
+        try:
+            envelope = signing.decode_sign1(entry)
+            if envelope.content_type == _CT["certificate"]:
+                cert_id = certificate_id(envelope.payload)
+        except NocLedgerError:
+            pass
+        record = None if cert_id is None else self.cert_status(cert_id)
+        if record is None or record.issued_index != index:
+            raise InclusionError(f"entry {index} read again is not the certificate replayed there")
+        return entry
 
     def key_event(self, index: int) -> KeyEvent:
         event = self._events.get(index)
-        if event is None:
-            event = decode_key_event(self.entry(index))
-            self._events[index] = event
+        if event is not None:
+            return event
+        entry, trusted = self._earlier(index)
+        try:
+            event = decode_key_event(entry)
+        except NocLedgerError:
+            if trusted:
+                raise
+            event = None
+        if not trusted:
+            # The store keeps key events (AuditStore.keep_entries); one read back must be
+            # the delegation its key's record names.
+            record = None if event is None else self.key_status(event.key_id)
+            if (
+                event is None
+                or event.kind is not KeyEventKind.DELEGATE
+                or record is None
+                or record.delegated_index != index
+            ):
+                raise InclusionError(f"entry {index} read again is not the delegation there")
+        assert event is not None
+        self._events[index] = event
         return event
+
+
+def _stored(decode: Callable[[bytes], _T], raw: bytes) -> _T:
+    try:
+        return decode(raw)
+    except NocLedgerError as exc:
+        raise StorageError(f"the audit store holds a bad record: {exc}") from None
 
 
 #: spec/audit.md §4 step 7: the rule each error class reports.
@@ -359,15 +550,64 @@ def _authority(policy: TrustPolicy, entry: bytes) -> Authority:
     return Authority(roots[0].public_key, roots[0].scope)
 
 
+class _Recording:
+    """A NodeStore that remembers every node read or written by one update."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+        self.seen: dict[bytes, bytes] = {}
+
+    def get_nodes(self, hashes: Sequence[bytes]) -> list[bytes | None]:
+        got = self.store.get_nodes(hashes)
+        if isinstance(got, list):
+            for h, raw in zip(hashes, got, strict=False):
+                if isinstance(raw, bytes):
+                    self.seen[h] = raw
+        return got
+
+    def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
+        self.seen.update(items)
+        self.store.put_nodes(items)
+
+
+def _update_map(store: AuditStore, root: bytes, changes: Mapping[bytes, bytes]) -> bytes:
+    """spec/revocation.md §4.2: the incremental update, as the ledger does it, then the
+    nodes of the old tree the new one no longer reaches are deleted (an auditor proves
+    nothing about older roots; spec/audit.md §2.1)."""
+    recording = _Recording(store)
+    new_root = statusmap.update(root, changes, recording)
+    seen = recording.seen
+    reachable: set[bytes] = set()
+    stack = [new_root]
+    while stack:
+        h = stack.pop()
+        raw = seen.get(h)
+        if raw is None or h in reachable:
+            continue  # an untouched subtree (or the empty one): still in place
+        reachable.add(h)
+        if len(raw) == _INNER_SIZE and raw[0] == _INNER:
+            stack += (raw[1 : 1 + _HASH], raw[1 + _HASH :])
+    garbage = [h for h in seen if h not in reachable]
+    if garbage:
+        store.delete_nodes(garbage)
+    return new_root
+
+
 def advance(policy: TrustPolicy, state: AuditState, entries: Sequence[bytes]) -> AuditState:
     """Replay ``entries`` as the entries at ``position``, ``position + 1``, … under the rules
-    of spec/events.md §5 and extend the tree's right edge with them.
+    of spec/events.md §5, extend the tree's right edge with them, and write the records they
+    change, the status map's new nodes and their key events to ``state.store`` — only once
+    every entry passed (an error writes nothing).
 
     Raises:
         OutOfRangeError: the state has no target, or the entries go past its size.
         DecodeError, SignatureError, ScopeError, TransitionError, ModelError: an entry
             breaks a rule; the message names its index and the rule. A certificate logged
             twice is a TransitionError (a log never appends one).
+        InclusionError: an earlier entry the rules read back, read again from the store,
+            is not the one replayed at its index (the source served another).
+        FetchError: such an entry could not be read again.
+        StorageError: the store failed or holds a bad record.
     """
     target = state.target_checkpoint
     if target is None:
@@ -376,9 +616,11 @@ def advance(policy: TrustPolicy, state: AuditState, entries: Sequence[bytes]) ->
         raise OutOfRangeError(
             f"{len(entries)} entries from {state.position} go past the target size {target.size}"
         )
-    view = _View(state)
+    view = _View(state, entries, target.size)
     edge = list(state.edge)
     n = state.position
+    key_events: list[tuple[int, bytes]] = []
+    certificates: list[tuple[int, bytes]] = []
     for entry in entries:
         try:
             if not isinstance(entry, bytes) or len(entry) > MAX_ENTRY_SIZE:
@@ -390,20 +632,34 @@ def advance(policy: TrustPolicy, state: AuditState, entries: Sequence[bytes]) ->
             raise _entry_error(n, exc) from None
         for key, record in applied.changes.items():
             if isinstance(record, KeyStatus):
-                view.keys[key] = record
+                view.set_key(key, record)
             else:
-                view.certs[key] = record
-        if applied.kind in ("key-event", "certificate"):
-            view.kept[n] = entry
+                view.set_cert(key, record)
+        if applied.kind == "certificate":
+            certificates.append((n, entry))
+        elif applied.kind == "key-event":
+            key_events.append((n, entry))
         _edge_append(edge, n, entry)
         n += 1
+    store = state.store
+    # Each changed record is encoded once, for its row and for the status map.
+    cert_rows = [(k, v.to_cbor()) for k, v in view.dirty_certs.items()]
+    key_rows = [(k, v.to_cbor()) for k, v in view.dirty_keys.items()]
+    if cert_rows:
+        store.put_records(_CERTS, cert_rows)
+    if key_rows:
+        store.put_records(_KEYS, key_rows)
+    if key_events or certificates:
+        store.keep_entries(key_events, certificates)
+    changes: dict[bytes, bytes] = dict(cert_rows)
+    changes.update(key_rows)
     return replace(
         state,
         position=n,
         edge=tuple(edge),
-        certs=MappingProxyType(view.certs),
-        keys=MappingProxyType(view.keys),
-        kept=MappingProxyType(view.kept),
+        map_root=_update_map(store, state.map_root, changes),
+        certificates=state.certificates + view.new_certs,
+        keys=state.keys + view.new_keys,
     )
 
 
@@ -416,12 +672,6 @@ def tree_root_matches(state: AuditState) -> bool:
     for tools; :func:`finish` is the verdict)."""
     target = state.target_checkpoint
     return target is not None and _edge_root(state.edge) == target.root
-
-
-def _status_items(state: AuditState) -> dict[bytes, bytes]:
-    items = {k: v.to_cbor() for k, v in state.certs.items()}
-    items.update((k, v.to_cbor()) for k, v in state.keys.items())
-    return items
 
 
 def finish(state: AuditState) -> AuditState:
@@ -446,12 +696,11 @@ def finish(state: AuditState) -> AuditState:
             f"the entries [{state.size}, {target.size}) served do not give the checkpoint's "
             f"root (expected {target.root.hex()}, computed {root.hex()})"
         )
-    # spec/revocation.md §4.3: from scratch, about three hashes per record.
-    status_root = statusmap.root_of(_status_items(state))
-    if status_root != target.status_root:
+    # spec/revocation.md §4.2: kept up to date chunk by chunk by advance.
+    if state.map_root != target.status_root:
         raise StatusRootError(
             f"the checkpoint of size {target.size} signs status root "
-            f"{target.status_root.hex()}, the entries give {status_root.hex()}"
+            f"{target.status_root.hex()}, the entries give {state.map_root.hex()}"
         )
     return replace(
         state,
@@ -492,11 +741,12 @@ def audit(
 
 
 # ---------------------------------------------------------------------------------------
-# Encoding (spec/audit.md §2)
+# Encoding (spec/audit.md §2.2)
 
 
 def encode_state(state: AuditState) -> bytes:
-    """The deterministic CBOR encoding of ``state`` (spec/audit.md §2).
+    """The deterministic CBOR encoding of ``state``'s header (spec/audit.md §2.2); the
+    store's content is not part of it.
 
     Raises:
         EncodeError: the state holds a value outside the profile (not from this module).
@@ -506,30 +756,13 @@ def encode_state(state: AuditState) -> bytes:
         1: state.checkpoint,
         2: state.position,
         3: list(state.edge),
-        4: [[k, state.certs[k].to_cbor()] for k in sorted(state.certs)],
-        5: [[k, state.keys[k].to_cbor()] for k in sorted(state.keys)],
-        6: [[i, state.kept[i]] for i in sorted(state.kept)],
+        4: state.map_root,
+        5: state.certificates,
+        6: state.keys,
     }
     if state.target:
         item[7] = state.target
     return codec.encode(item)
-
-
-def _pairs(
-    value: object, what: str, kind: type[bytes] | type[int]
-) -> Iterable[tuple[object, object]]:
-    """``[key, value]`` pairs with keys of ``kind`` in strictly increasing order: one
-    encoding per map (spec/audit.md §2; CBOR map keys of the profile cannot be bytes)."""
-    items = codec.require_array(value, what)
-    previous: bytes | int | None = None
-    for pair in items:
-        if not isinstance(pair, list) or len(pair) != 2 or type(pair[0]) is not kind:
-            raise DecodeError(f"{what}: expected [key, value] pairs")
-        key: bytes | int = pair[0]
-        if previous is not None and not key > previous:  # type: ignore[operator]
-            raise DecodeError(f"{what}: keys not in strictly increasing order")
-        previous = key
-        yield key, pair[1]
 
 
 def _note_lines(note: object, what: str) -> Checkpoint:
@@ -538,61 +771,57 @@ def _note_lines(note: object, what: str) -> Checkpoint:
     return decode_checkpoint_note(note)
 
 
-def decode_state(data: bytes) -> AuditState:
-    """Decode a state strictly: canonical CBOR, version 1, every part well-formed and the
-    parts consistent with each other (spec/audit.md §2). The notes are parsed, not
-    verified: :func:`open_target` verifies what comes next against them.
+def _uint(value: object, what: str) -> int:
+    if type(value) is not int or value < 0:
+        raise DecodeError(f"audit state: {what} is an unsigned integer")
+    return value
+
+
+def decode_state(data: bytes, *, store: AuditStore | None = None) -> AuditState:
+    """Decode a state header strictly: canonical CBOR, version 2, every part well-formed and
+    the parts consistent with each other (spec/audit.md §2.2), over ``store`` (the records
+    it was stored with; default: a new empty :class:`MemoryAuditStore`, enough to inspect a
+    header). The notes are parsed, not verified: :func:`open_target` verifies what comes
+    next against them.
 
     Raises:
-        DecodeError: anything else, including a state whose records do not give the audited
-            checkpoint's status root (when it has no target) or whose right edge does not
-            give its tree root.
+        DecodeError: anything else, including a version 1 state (spec/audit.md §2.3: start
+            a new state directory), a header whose edge does not give the audited
+            checkpoint's root or whose status-map root is not its status root (when it has
+            no target).
     """
     try:
-        return _decode_state(data)
+        return _decode_state(data, MemoryAuditStore() if store is None else store)
     except DecodeError:
         raise
-    except NocLedgerError as exc:  # ModelError and friends from the records
+    except NocLedgerError as exc:  # from the notes' lines
         raise DecodeError(f"audit state: {exc}") from None
 
 
-def _decode_state(data: bytes) -> AuditState:
+def _decode_state(data: bytes, store: AuditStore) -> AuditState:
     raw = codec.decode(data, max_size=MAX_STATE_SIZE, max_depth=_MAX_DEPTH)
     m = codec.require_map(raw, "audit state")
+    if m.get(0) == 1:
+        raise DecodeError(
+            "audit state: version 1 (state.cbor, records in one file) is no longer read; "
+            "start a new state directory: the next audit replays the log from its start"
+        )
     if set(m) - {0, 1, 2, 3, 4, 5, 6, 7} or not {0, 1, 2, 3, 4, 5, 6} <= set(m):
         raise DecodeError("audit state: keys 0 to 6 and optionally 7")
     if m[0] != AUDIT_STATE_VERSION or type(m[0]) is not int:
         raise DecodeError(f"audit state: version {m[0]!r} is not {AUDIT_STATE_VERSION}")
-    position = m[2]
-    if type(position) is not int or position < 0:
-        raise DecodeError("audit state: position is an unsigned integer")
+    position = _uint(m[2], "position")
     edge = codec.require_array(m[3], "edge")
     if len(edge) != position.bit_count() or not all(
         isinstance(h, bytes) and len(h) == _HASH for h in edge
     ):
         raise DecodeError("audit state: the edge is one 32-byte hash per one bit of position")
-    certs: dict[bytes, CertStatus] = {}
-    for k, v in _pairs(m[4], "certificate records", bytes):
-        if not isinstance(k, bytes) or len(k) != _HASH or not isinstance(v, bytes):
-            raise DecodeError("certificate records: [32-byte id, record]")
-        certs[k] = CertStatus.from_cbor(v)
-    keys: dict[bytes, KeyStatus] = {}
-    for k, v in _pairs(m[5], "key records", bytes):
-        if not isinstance(k, bytes) or len(k) != _HASH or not isinstance(v, bytes):
-            raise DecodeError("key records: [32-byte id, record]")
-        keys[k] = KeyStatus.from_cbor(v)
-    kept: dict[int, bytes] = {}
-    for i, e in _pairs(m[6], "kept entries", int):
-        if type(i) is not int or not 0 <= i < position:
-            raise DecodeError("kept entries: an index below position")
-        if not isinstance(e, bytes) or len(e) > MAX_ENTRY_SIZE:
-            raise DecodeError(f"kept entries: an entry of at most {MAX_ENTRY_SIZE} bytes")
-        if signing.decode_sign1(e).content_type not in _KEPT_KINDS:
-            raise DecodeError(f"kept entries: entry {i} is not a certificate or key event")
-        kept[i] = e
+    map_root = m[4]
+    if not isinstance(map_root, bytes) or len(map_root) != _HASH:
+        raise DecodeError("audit state: the status-map root is 32 bytes")
+    certificates, keys = _uint(m[5], "certificates"), _uint(m[6], "keys")
     edge_t = tuple(edge)
-    root = _edge_root(edge_t)
-    state = initial_state()
+    state = initial_state(store)
     if m[1] != b"":
         cp = _note_lines(m[1], "checkpoint")
         if cp.size > position:
@@ -618,19 +847,20 @@ def _decode_state(data: bytes) -> AuditState:
     else:
         if position != state.size:
             raise DecodeError("audit state: entries replayed past the checkpoint, no target")
-        if root != state.root:
+        if _edge_root(edge_t) != state.root:
             raise DecodeError("audit state: the edge does not give the checkpoint's root")
-    state = replace(
+        if map_root != state.status_root:
+            raise DecodeError("audit state: the status-map root is not the checkpoint's")
+    if certificates + keys > position:
+        raise DecodeError("audit state: more records than entries replayed")
+    return replace(
         state,
         origin=state.origin if target_cp is None else target_cp.origin,
         position=position,
         edge=edge_t,
-        certs=MappingProxyType(certs),
-        keys=MappingProxyType(keys),
-        kept=MappingProxyType(kept),
+        map_root=map_root,
+        certificates=certificates,
+        keys=keys,
         target=m.get(7, b""),
         _target_cp=target_cp,
     )
-    if target_cp is None and statusmap.root_of(_status_items(state)) != state.status_root:
-        raise DecodeError("audit state: the records do not give the checkpoint's status root")
-    return state

@@ -79,8 +79,8 @@ def _report(result: AuditResult, location: str, state_dir: str | None) -> dict[s
         "root": _b64(s.root),
         "status_root": _b64(s.status_root),
         "time": s.time,
-        "certificates": len(s.certs),
-        "keys": len(s.keys),
+        "certificates": s.certificates,
+        "keys": s.keys,
         "state": state_dir,
     }
 

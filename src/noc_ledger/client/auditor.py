@@ -5,16 +5,21 @@ tiles directory or an HTTP base URL, spec/tiles.md), persists and reports.
 
 State directory layout (spec/audit.md §6):
 
-* ``state.cbor`` — the :class:`~noc_ledger.audit.AuditState`, replaced atomically (temporary
-  file, ``fsync``, rename, directory ``fsync``) after every chunk of entries, so an
-  interrupted audit resumes where it stopped. The audited checkpoint in it only ever
-  advances after :func:`~noc_ledger.audit.finish` accepted the whole range: a chunk's
-  progress is stored as progress *towards* a target, never as audited.
+* ``audit.sqlite`` — the state (spec/audit.md §2) in a SQLite database
+  (:class:`~noc_ledger.client.audit_store.SqliteAuditStore`): the header row, the records,
+  the status map's nodes and the key events. Each chunk of entries is one transaction
+  (``synchronous=FULL``), so an interrupted audit resumes at the last chunk committed. The
+  audited checkpoint only ever advances after :func:`~noc_ledger.audit.finish` accepted the
+  whole range: a chunk's progress is stored as progress *towards* a target, never as
+  audited. A version 1 ``state.cbor`` is refused (start a new state directory).
 * ``state.lock`` — locked (``flock``, exclusive) for the whole run: one auditor per
   directory at a time.
 * ``fork-<h>.first.checkpoint`` and ``fork-<h>.second.checkpoint`` — on an
   :class:`~noc_ledger.errors.InconsistencyError`, the two signed notes verbatim (``h``: the
   first 16 hex digits of SHA-256 of both), written before the error is raised again.
+
+Without a state directory the same database lives in a temporary directory, deleted at
+the end of the run: memory stays bounded by the chunk however long the log.
 """
 
 from __future__ import annotations
@@ -29,14 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from noc_ledger import audit, merkle
+from noc_ledger import audit, merkle, statusmap
 from noc_ledger.audit import AuditState
+from noc_ledger.client.audit_store import SqliteAuditStore
 from noc_ledger.errors import FetchError, InconsistencyError, StorageError
 from noc_ledger.policy import TrustPolicy
 
 __all__ = ["AuditResult", "Auditor", "LogReader", "fork_evidence_paths", "run_audit"]
 
-STATE_FILE: Final = "state.cbor"
+STATE_DB: Final = "audit.sqlite"
+#: spec/audit.md §6: the version 1 state file, refused.
+LEGACY_STATE_FILE: Final = "state.cbor"
 LOCK_FILE: Final = "state.lock"
 #: Entries per fetch and per persisted step: one full entry bundle (c2sp.org/tlog-tiles).
 DEFAULT_CHUNK: Final = 256
@@ -119,14 +127,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 class Auditor:
     """Audit one log from ``source`` under ``policy``, keeping state in ``state_dir``
-    (``None``: in memory only, nothing resumes).
+    (``None``: a temporary database, deleted after the run; nothing resumes).
 
     Args:
         source: where the log is published.
         policy: the auditor's trust: the log's key by origin, the authority roots, the
             witnesses and quorum.
         state_dir: the directory of the layout above (created if missing).
-        chunk: entries per fetch and per persisted step.
+        chunk: entries per fetch and per transaction.
         progress: called after every chunk.
     """
 
@@ -150,36 +158,49 @@ class Auditor:
         #: "done" — tools tell an entry the rules refuse ("replay") from other errors.
         self.step = "checkpoint"
 
-    # -- state files -------------------------------------------------------------------
+    # -- state -------------------------------------------------------------------------
 
-    def load(self) -> AuditState:
-        """The stored state, or the initial one if there is none.
+    @contextlib.contextmanager
+    def _store(self) -> Iterator[SqliteAuditStore]:
+        if self._dir is None:
+            with tempfile.TemporaryDirectory(prefix="noc-ledger-audit-") as tmp:
+                store = SqliteAuditStore(Path(tmp) / STATE_DB, source=self._source, durable=False)
+                try:
+                    yield store
+                finally:
+                    store.close()
+            return
+        if (self._dir / LEGACY_STATE_FILE).exists():
+            raise StorageError(
+                f"{self._dir} holds a version 1 audit state ({LEGACY_STATE_FILE}), which is no "
+                "longer read: start a new state directory (spec/audit.md §6)"
+            )
+        store = SqliteAuditStore(self._dir / STATE_DB, source=self._source)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @staticmethod
+    def load(store: SqliteAuditStore) -> AuditState:
+        """The state stored in ``store``, or the initial one if there is none.
 
         Raises:
-            StorageError: the file cannot be read or is over the size limit.
-            DecodeError: the file is not a valid state (spec/audit.md §2).
+            StorageError: the database failed, or its status map lacks the header's root.
+            DecodeError: the header is not a valid state (spec/audit.md §2.2).
         """
-        if self._dir is None:
-            return audit.initial_state()
-        path = self._dir / STATE_FILE
-        try:
-            with path.open("rb") as f:
-                data = f.read(audit.MAX_STATE_SIZE + 1)
-        except FileNotFoundError:
-            return audit.initial_state()
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if len(data) > audit.MAX_STATE_SIZE:
-            raise StorageError(f"{path} is over {audit.MAX_STATE_SIZE} bytes")
-        return audit.decode_state(data)
+        header = store.load_header()
+        if header is None:
+            return audit.initial_state(store)
+        state = audit.decode_state(header, store=store)
+        # A cheap check that header and tables belong together (spec/audit.md §6).
+        if state.map_root != statusmap.EMPTY_ROOT and store.get_nodes([state.map_root]) == [None]:
+            raise StorageError(f"{store.path}: the status map does not hold the header's root")
+        return state
 
-    def _save(self, state: AuditState) -> None:
-        if self._dir is None:
-            return
-        try:
-            _write_atomic(self._dir / STATE_FILE, audit.encode_state(state))
-        except OSError as exc:
-            raise StorageError(f"cannot write the audit state: {exc.strerror or exc}") from None
+    @staticmethod
+    def _commit(store: SqliteAuditStore, state: AuditState) -> None:
+        store.put_header(audit.encode_state(state))
 
     def _evidence(self, exc: InconsistencyError) -> None:
         if self._dir is None or not exc.first or not exc.second:
@@ -222,16 +243,16 @@ class Auditor:
             FetchError: the source could not be read.
             DecodeError, SignatureError, QuorumError, ScopeError, TransitionError,
             ModelError, InclusionError, StatusRootError: see :mod:`noc_ledger.audit`.
-            StorageError: the state directory failed.
+            StorageError: the state directory failed, or holds a version 1 state.
         """
-        with self._locked():
+        with self._locked(), self._store() as store:
             self.step = "checkpoint"
-            state = self.load()
+            state = self.load(store)
             previous = state.size
             start = state.position
             try:
                 if state.target:
-                    state = self._complete(state, start)
+                    state = self._complete(store, state, start)
                 self.step = "checkpoint"
                 note = self._source.read_checkpoint()
                 target = audit.open_target(self._policy, state, note)
@@ -243,18 +264,20 @@ class Auditor:
                     )
                 begun = audit.begin(state, target, consistency_proof=proof)
                 if begun.target:
-                    self._save(begun)
-                    state = self._complete(begun, start)
+                    with store.transaction():
+                        self._commit(store, begun)
+                    state = self._complete(store, begun, start)
                 elif begun.checkpoint != state.checkpoint:
+                    with store.transaction():
+                        self._commit(store, begun)
                     state = begun
-                    self._save(state)
             except InconsistencyError as exc:
                 self._evidence(exc)
                 raise
             self.step = "done"
             return AuditResult(state.position - start, state, previous)
 
-    def _complete(self, state: AuditState, start: int) -> AuditState:
+    def _complete(self, store: SqliteAuditStore, state: AuditState, start: int) -> AuditState:
         target = state.target_checkpoint
         assert target is not None
         total = target.size - start
@@ -268,15 +291,21 @@ class Auditor:
                     f"[{state.position}, {end})"
                 )
             self.step = "replay"
-            state = audit.advance(self._policy, state, entries)
-            self.step = "fetch"
-            self._save(state)
+            # One transaction per chunk (spec/audit.md §6): the records, the status map's
+            # nodes and the header move together, or not at all.
+            with store.transaction():
+                advanced = audit.advance(self._policy, state, entries)
+                self.step = "fetch"
+                self._commit(store, advanced)
+            state = advanced
+            del entries
             if self._progress is not None:
                 self._progress(state.position - start, total)
         self.step = "roots"
-        state = audit.finish(state)
-        self._save(state)
-        return state
+        with store.transaction():
+            finished = audit.finish(state)
+            self._commit(store, finished)
+        return finished
 
 
 def run_audit(

@@ -19,6 +19,10 @@ from typing import Any
 
 import pytest
 
+if os.environ.get("NOC_LEDGER_REQUIRE_POSTGRES") != "1":
+    # Without the driver (the 'postgres' extra) there is nothing to test; CI requires it.
+    pytest.importorskip("psycopg", reason="psycopg (the 'postgres' extra) is not installed")
+
 from noc_ledger import merkle
 from noc_ledger.checkpoint import open_checkpoint
 from noc_ledger.errors import StorageError

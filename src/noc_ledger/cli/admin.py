@@ -839,15 +839,19 @@ def _new_delegation(
         signer = d.generate_token_key(token_label)
     else:
         signer = signing.Ed25519Signer.generate()
-    event = KeyEvent(
-        KeyEventKind.DELEGATE,
-        signer.public_key,
-        effective_at=valid_from,
-        decided_at=now,
-        label=label,
-        valid_until=valid_until,
-        scope=scope,
-    )
+    try:
+        event = KeyEvent(
+            KeyEventKind.DELEGATE,
+            signer.public_key,
+            effective_at=valid_from,
+            decided_at=now,
+            label=label,
+            valid_until=valid_until,
+            scope=scope,
+        )
+    except BaseException:
+        _discard_key(d, signer, None)  # e.g. --valid-until not after --valid-from
+        raise
     info = KeyInfo(
         signer.key_id,
         signer.public_key,
@@ -875,15 +879,15 @@ def _log_key_events(
         return ledger.submit([e.sign(root) for e in events])
     except BaseException:
         if new is not None:
-            _discard_key(d, *new)
+            _discard_key(d, new[0], new[1].file)
         raise
 
 
-def _discard_key(d: LedgerDir, signer: signing.Signer, info: KeyInfo) -> None:
+def _discard_key(d: LedgerDir, signer: signing.Signer, file: str | None) -> None:
     """Undo a new key that was not delegated: its file removed, or its pair destroyed in
     the token (a key nobody delegated must not linger in custody)."""
-    if info.file is not None:
-        (d.path / info.file).unlink(missing_ok=True)
+    if file is not None:
+        (d.path / file).unlink(missing_ok=True)
         return
     from noc_ledger.hsm import Pkcs11Signer  # noqa: PLC0415 - python-pkcs11 is optional
 
@@ -948,8 +952,7 @@ def cmd_key_rotate(args: argparse.Namespace, out: Output) -> int:
     with LedgerDir.open(args.dir) as d:
         old = d.config.issuing_key
         d.root_signer()  # first: a wrong passphrase or PIN must not leave a new key behind
-        signer, info, event = _new_delegation(d, args, now)
-        events = [event]
+        revocations: list[KeyEvent] = []
         revoked: KeyInfo | None = None
         if args.revoke_old and old is not None:
             revoked = d.config.key(old)
@@ -959,7 +962,7 @@ def cmd_key_rotate(args: argparse.Namespace, out: Output) -> int:
                 # An orderly retirement: invalid from the revocation's own index, which
                 # follows the delegation in the same transaction.
                 own_index = d.ledger().size() + 1
-                events.append(
+                revocations.append(
                     KeyEvent(
                         KeyEventKind.REVOKE_KEY,
                         revoked.public_key,
@@ -971,7 +974,9 @@ def cmd_key_rotate(args: argparse.Namespace, out: Output) -> int:
                 )
             else:
                 revoked = None
-        receipts = _log_key_events(d, events, (signer, info))
+        # Generated last: nothing may fail between making a key and logging it but the log.
+        signer, info, event = _new_delegation(d, args, now)
+        receipts = _log_key_events(d, [event, *revocations], (signer, info))
         d.config.keys.append(info)
         d.config.issuing_key = info.key_id
         d.save()

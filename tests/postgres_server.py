@@ -73,7 +73,10 @@ class PostgresServer:
     def __init__(self, *, fsync: bool = True) -> None:
         self.bindir = find_bindir()
         self.fsync = fsync
-        self.root = Path(tempfile.mkdtemp(prefix="noc-ledger-pg-"))
+        # As root the server runs as another user, who must be able to reach the directory:
+        # /tmp, not a $TMPDIR that may sit under root's home.
+        parent = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+        self.root = Path(tempfile.mkdtemp(prefix="noc-ledger-pg-", dir=parent))
         self.data = self.root / "data"
         self.socket_dir = self.root
         self.port = _free_port()

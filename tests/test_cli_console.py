@@ -1153,3 +1153,51 @@ def test_command_errors_with_json_are_one_object(scratch: Path, world: World) ->
         "--customer-type",
         "retail",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Bugs found while driving the script (each fixed, each with its test)
+
+
+def test_closed_stdout_keeps_the_status(world: World) -> None:
+    """`noc-ledger verify … | head -1` (the reader closes the pipe early) used to exit 0
+    whatever the verdict: a broken pipe was reported as success. The status is now the
+    command's own, and stderr stays quiet."""
+    policy = ["--trust", str(world.files["policy"])]
+    cases = [
+        (["verify", str(world.files["tampered"]), *policy, "--at", AT_IN_FORCE], 30),
+        (["verify", str(world.files["valid"]), *policy, "--at", AT_FAR_FUTURE, "--json"], 20),
+        (["verify", str(world.files["revoked"]), *policy, "--at", AT_IN_FORCE], 14),
+        (["log", str(world.dir)], 0),
+    ]
+    for argv, code in cases:
+        child = subprocess.Popen(
+            [str(console_script()), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # before the child has started: every write finds it closed
+        try:
+            err = child.stderr.read()
+            assert child.wait(timeout=TIMEOUT) == code, (argv, err)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert err == b"", (argv, err)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_reads_are_bounded_for_devices_and_long_lines(world: World, tmp_path: Path) -> None:
+    """Reading a file trusted stat's size, so a device (/dev/zero) was read forever; and a
+    JSON-lines file was read a whole line before the line limit applied."""
+    endless = tmp_path / "endless.jsonl"
+    endless.symlink_to("/dev/zero")
+    assert "is more than 16777216 bytes" in error("show", "/dev/zero")
+    assert "is more than 1048576 bytes" in error("issue", world.dir, "/dev/zero")
+    assert f"{endless}:1: line longer than 1048576 bytes" in error("issue", world.dir, endless)
+    assert "is more than 16777216 bytes" in error(
+        "verify", "/dev/zero", "--trust", world.files["policy"]
+    )

@@ -357,7 +357,8 @@ def parse_request(
 def _jsonl(path: Path, label: str) -> Iterator[Request]:
     try:
         with path.open("rb") as f:
-            for number, raw in enumerate(f, start=1):
+            # readline with a limit: a line is never read whole before its length is known.
+            for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE + 1), b""), start=1):
                 where = f"{label}:{number}"
                 if len(raw) > MAX_LINE:
                     raise CommandError(f"{where}: line longer than {MAX_LINE} bytes")

@@ -82,9 +82,15 @@ def read_bytes(path: str | Path, *, what: str, limit: int = 16 << 20) -> bytes:
         size = p.stat().st_size
         if size > limit:
             raise CommandError(f"{what} {p} is {size} bytes, more than {limit}")
-        return p.read_bytes()
+        # Read at most one byte past the limit: the size of a device or a pipe
+        # (/dev/zero, /dev/stdin) is not what stat says.
+        with p.open("rb") as f:
+            data = f.read(limit + 1)
     except OSError as exc:
         raise CommandError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise CommandError(f"{what} {p} is more than {limit} bytes")
+    return data
 
 
 def _atomic_write(path: Path, data: bytes, mode: int) -> None:
@@ -160,6 +166,32 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT["usage"])
 
 
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``| head``): point stdout at /dev/null, so that the
+    command finishes and exits with its own status (``verify``'s verdict), and the
+    interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def write_stdout(text: str) -> None:
+    """Print ``text`` and a newline; a closed pipe is not an error (see :func:`_stdout_gone`)."""
+    try:
+        print(text)
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+
+
 class Output:
     """Human output or one JSON object (``--json``)."""
 
@@ -168,11 +200,11 @@ class Output:
 
     def line(self, text: str = "") -> None:
         if not self.json_mode:
-            print(text)
+            write_stdout(text)
 
     def result(self, obj: Mapping[str, Any], human: Callable[[], None] | None = None) -> None:
         if self.json_mode:
-            print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+            write_stdout(json.dumps(obj, indent=2, sort_keys=True, default=str))
         elif human is not None:
             human()
 
@@ -188,7 +220,8 @@ class Output:
 def fail(out: Output, message: str, status: int) -> NoReturn:
     """One line on stderr (and a JSON object with ``--json``), then exit."""
     if out.json_mode:
-        print(json.dumps({"error": message, "exit": status}))
+        write_stdout(json.dumps({"error": message, "exit": status}))
+        flush_stdout()
     print(f"noc-ledger: {message}", file=sys.stderr)
     raise SystemExit(status)
 
@@ -197,7 +230,11 @@ def run_guarded(out: Output, func: Callable[[], int]) -> int:
     """Run a command: library and user errors become one line and a status, never a
     traceback."""
     try:
-        return func()
+        status = func()
+        # Flushed here, not at exit: a reader that went away must not turn the status into
+        # the interpreter's own (120) or, worse, hide a verdict behind 0.
+        flush_stdout()
+        return status
     except CommandError as exc:
         fail(out, str(exc), EXIT["error"])
     except NocLedgerError as exc:
@@ -205,8 +242,7 @@ def run_guarded(out: Output, func: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         fail(out, "interrupted", 130)
     except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: not an error worth a traceback. Point
-        # stdout at /dev/null so the interpreter's final flush does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT["ok"]
+        # Printed by other means than Output: the command did not finish, so its status
+        # is not known; not an error worth a traceback either.
+        _stdout_gone()
+        return EXIT["error"]

@@ -91,6 +91,7 @@ DEFAULT_ENTRIES = 1_000_000
 PHASES = ("floors", "build", "export", "proofs-store", "proofs-tiles", "audit")
 STATUS_EVERY = 20  # one status event per 20 entries: 5 %
 SEED = 2026
+SAMPLE_EVERY = 100_000  # build and audit record (entries, seconds, peak RSS) this often
 
 
 # -- the log's contents ------------------------------------------------------------------
@@ -223,6 +224,7 @@ def phase_build(
         submit_s = 0.0
         signer_info: tuple[Any, ...] = ()
         last_report = start
+        samples: list[list[float]] = []  # [size, seconds since start, peak RSS MiB]
         worker = None
         if signers:
             ctx = multiprocessing.get_context("spawn")
@@ -255,6 +257,8 @@ def phase_build(
                     raise RuntimeError(f"batch at {size} was not appended whole")
                 size = receipts[-1].size
                 now = perf_counter()
+                if size // SAMPLE_EVERY != (size - len(signed)) // SAMPLE_EVERY:
+                    samples.append([size, round(now - start, 1), round(peak_rss_mib(), 1)])
                 if now - last_report > 60:
                     last_report = now
                     progress(
@@ -282,6 +286,7 @@ def phase_build(
         "submit_seconds": submit_s,
         "submit_entries_per_s": rate(built, submit_s),
         "signer_processes": signers,
+        "samples": samples,
         "db_bytes": _du(Path(directory), ("ledger.db", "ledger.db-wal")),
         "checkpoint": checkpoint.decode(),
     }
@@ -403,9 +408,13 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     start = perf_counter()
     last = [start]
 
+    samples: list[list[float]] = []  # [entries audited, seconds, peak RSS MiB]
+
     def on_progress(count: int, total: int) -> None:
-        done[0] = count
         now = perf_counter()
+        if count // SAMPLE_EVERY != done[0] // SAMPLE_EVERY:
+            samples.append([count, round(now - start, 1), round(peak_rss_mib(), 1)])
+        done[0] = count
         if now - last[0] > 30:
             last[0] = now
             progress(
@@ -429,6 +438,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
         "partial": partial,
         "seconds": seconds,
         "entries_per_s": rate(audited, seconds),
+        "samples": samples,
     }
 
 
@@ -477,9 +487,8 @@ def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: An
     result["started"] = started
     report["phases"][name] = result
     _save(out, report)
-    progress(
-        f"phase {name} done: {json.dumps({k: v for k, v in result.items() if k != 'checkpoint'})}"
-    )
+    shown = {k: v for k, v in result.items() if k not in ("checkpoint", "samples")}
+    progress(f"phase {name} done: {json.dumps(shown)}")
 
 
 def _rows(report: dict[str, Any], baseline: dict[str, Any] | None) -> list[list[str]]:

@@ -1201,3 +1201,44 @@ def test_reads_are_bounded_for_devices_and_long_lines(world: World, tmp_path: Pa
     assert "is more than 16777216 bytes" in error(
         "verify", "/dev/zero", "--trust", world.files["policy"]
     )
+
+
+def test_an_error_after_progress_starts_its_own_line(scratch: Path, tmp_path: Path) -> None:
+    """On a terminal, `issue` shows progress on stderr without a newline; an error in the
+    middle of a bulk run used to be glued to the end of that progress line."""
+    requests = [noc(200 + i) for i in range(251)]
+    requests[250]["subject"]["lei"] = "529900T8BM49AURSDO56"
+    bulk = write_jsonl(tmp_path / "bulk.jsonl", requests)
+    controller, terminal = os.openpty()
+    try:
+        child = subprocess.Popen(
+            [str(console_script()), "issue", str(scratch), str(bulk)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert child.wait(timeout=TIMEOUT) == 1
+        assert child.stdout is not None
+        assert child.stdout.read() == b""
+        child.stdout.close()
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    shown = b"".join(chunks).decode()
+    assert "checking requests: 200/251" in shown, shown
+    where = shown.index("noc-ledger: ")
+    assert shown[where - 1] == "\n", shown
+    assert f"{bulk}:251: subject.lei" in shown[where:]
+    assert log_size(scratch) == SCRATCH_SIZE

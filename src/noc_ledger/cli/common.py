@@ -197,6 +197,8 @@ class Output:
 
     def __init__(self, *, json_mode: bool) -> None:
         self.json_mode = json_mode
+        #: A progress line is on the terminal without its newline yet.
+        self.progress_open = False
 
     def line(self, text: str = "") -> None:
         if not self.json_mode:
@@ -215,6 +217,13 @@ class Output:
         end = "\n" if done >= total else ""
         sys.stderr.write(f"\r{what}: {done}/{total}{end}")
         sys.stderr.flush()
+        self.progress_open = not end
+
+    def end_progress(self) -> None:
+        """End an unfinished progress line, so that what follows starts a line of its own."""
+        if self.progress_open:
+            sys.stderr.write("\n")
+            self.progress_open = False
 
 
 def fail(out: Output, message: str, status: int) -> NoReturn:
@@ -222,6 +231,8 @@ def fail(out: Output, message: str, status: int) -> NoReturn:
     if out.json_mode:
         write_stdout(json.dumps({"error": message, "exit": status}))
         flush_stdout()
+    # An error in the middle of a bulk run: not glued to its progress line.
+    out.end_progress()
     print(f"noc-ledger: {message}", file=sys.stderr)
     raise SystemExit(status)
 

@@ -737,22 +737,22 @@ def test_the_state_keeps_no_certificate_and_only_the_current_status_map(
     assert len(certs) == result.state.certificates == 302 and len(keys) == 1
     # Exactly the nodes reachable from the current root: older versions were deleted.
     stored = {bytes(h): bytes(n) for h, n in nodes}
-    reachable, stack = set(), [result.state.map_root]
+    assert _reachable(stored, result.state.map_root) == set(stored)
+    assert len([n for n in stored.values() if n[0] == 0x10]) == len(certs) + len(keys)
+
+
+def _reachable(nodes: dict[bytes, bytes], root: bytes) -> set[bytes]:
+    """The status-map nodes reachable from ``root`` (every one must be stored)."""
+    reachable, stack = set(), [root]
     while stack:
         h = stack.pop()
         if h == statusmap.EMPTY_ROOT:
             continue
-        raw = stored[h]
+        raw = nodes[h]
         reachable.add(h)
         if raw[0] == 0x11:
             stack += [raw[1:33], raw[33:65]]
-    assert reachable == set(stored)
-    assert len([n for n in stored.values() if n[0] == 0x10]) == len(certs) + len(keys)
-
-
-def _big_story(certificates: int) -> list[bytes]:
-    ledger = _ledger(certificates)
-    return ledger.entries(0, ledger.size())
+    return reachable
 
 
 def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
@@ -857,3 +857,45 @@ def test_without_a_state_directory_nothing_is_left_behind(
     result = Auditor(open_source(str(tiles)), _policy(ledger)).run()
     _check_matches_ledger(result.state, ledger, None)
     assert list(tmp.iterdir()) == []
+
+
+# -- property: any chunking gives the same state, and only the current map is stored ------
+
+_MIXED = _ledger(6)
+_MIXED.issue(sample_noc(), ISSUER)
+_MIXED_FIRST = noc()
+_MIXED.issue_batch([_MIXED_FIRST, *(noc() for _ in range(5))], ISSUER)
+_MIXED.record(event(StatusEventKind.SUSPEND, _MIXED_FIRST.id), ISSUER)
+_MIXED.issue(sample_licence(), ISSUER)  # upgrades the sample NOC: a read-back
+_MIXED.record(event(StatusEventKind.REINSTATE, _MIXED_FIRST.id, T0 + 2), ISSUER)
+_MIXED.issue_batch([noc() for _ in range(4)], ISSUER)
+_MIXED_ENTRIES = _MIXED.entries(0, _MIXED.size())
+_MIXED_ONE = audit.audit(
+    _policy(_MIXED), audit.initial_state(), _MIXED.checkpoint(), _MIXED_ENTRIES
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=30))
+def test_any_chunking_gives_the_same_state_and_store(sizes: list[int]) -> None:
+    policy, note = _policy(_MIXED), _MIXED.checkpoint()
+    state = audit.begin(
+        audit.initial_state(),
+        audit.open_target(policy, audit.initial_state(), note),
+        consistency_proof=[],
+    )
+    i, k = 0, 0
+    while i < len(_MIXED_ENTRIES):
+        step = sizes[k % len(sizes)]
+        state = audit.advance(policy, state, _MIXED_ENTRIES[i : i + step])
+        i, k = i + step, k + 1
+    state = audit.finish(state)
+    assert audit.encode_state(state) == audit.encode_state(_MIXED_ONE)
+    store, one = state.store, _MIXED_ONE.store
+    assert isinstance(store, audit.MemoryAuditStore) and isinstance(one, audit.MemoryAuditStore)
+    assert store.records == one.records and store.nodes == one.nodes
+    _check_matches_ledger(state, _MIXED, store)
+    # One leaf per record, every node reachable: older versions of the map were deleted.
+    leaves = [n for n in store.nodes.values() if n[0] == 0x10]
+    assert len(leaves) == state.certificates + state.keys
+    assert _reachable(store.nodes, state.map_root) == set(store.nodes)

@@ -4,7 +4,9 @@ Follows a published log (a tiles directory or an http(s) base URL) without askin
 permission: verifies its checkpoint under the auditor's trust policy, replays every new entry
 under the rules the log itself applies, recomputes the tree and status-map roots and compares
 them with the signed lines (spec/audit.md). With ``--state`` the audit is incremental and
-resumable; without it, it starts from the empty log and keeps nothing.
+resumable (its state is a SQLite database there, spec/audit.md §6); without it, it starts
+from the empty log and keeps nothing (the same database in a temporary directory, deleted at
+the end). Memory does not grow with the log.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ def _cmd_audit(args: argparse.Namespace, out: Output) -> int:
         out.line(f"root: {report['root']}")
         out.line(f"status root: {report['status_root']}")
         out.line(f"checkpoint time: {report['time']}")
+        out.line(f"records: {report['certificates']} certificates, {report['keys']} keys")
 
     out.result(report, human)
     return common.EXIT["ok"]

@@ -20,9 +20,12 @@ import datetime as dt
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
+import termios
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -1242,3 +1245,107 @@ def test_an_error_after_progress_starts_its_own_line(scratch: Path, tmp_path: Pa
     assert shown[where - 1] == "\n", shown
     assert f"{bulk}:251: subject.lei" in shown[where:]
     assert log_size(scratch) == SCRATCH_SIZE
+
+
+def on_terminal(
+    argv: list[str | Path], answers: list[tuple[str, bytes]], env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """Run the script on a new pseudo-terminal as its controlling terminal (where getpass
+    prompts), answering each prompt (text to wait for, bytes to type) in order; returns
+    the status and everything the terminal showed. The answer is typed only once its
+    prompt is shown: getpass discards input typed before it (TCSAFLUSH)."""
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NOC_LEDGER_PASSPHRASE", "NOC_LEDGER_PKCS11_PIN")
+    }
+    environment.update(env or {})
+    controller, terminal = os.openpty()
+
+    def take_terminal() -> None:  # in the child, after setsid (start_new_session)
+        import fcntl
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    deadline = time.monotonic() + TIMEOUT  # a bound against a hang, not a speed test
+    shown = b""
+    try:
+        child = subprocess.Popen(
+            [str(console_script()), *(str(a) for a in argv)],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            env=environment,
+            start_new_session=True,
+            preexec_fn=take_terminal,  # noqa: PLW1509 - single-threaded test process
+        )
+        os.close(terminal)
+        terminal = -1
+        pending = list(answers)
+        cursor = 0  # where the next prompt is looked for: after the previous one
+        while True:
+            if pending:
+                found = shown.find(pending[0][0].encode(), cursor)
+                if found >= 0:
+                    cursor = found + len(pending[0][0].encode())
+                    os.write(controller, pending.pop(0)[1])
+            left = deadline - time.monotonic()
+            assert left > 0, f"no end, or no prompt {pending[:1]}: {shown!r}"
+            ready, _, _ = select.select([controller], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child has closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        code = child.wait(timeout=TIMEOUT)
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    text = shown.decode("utf-8", "replace").replace("\r\n", "\n")
+    assert "Traceback" not in text, text
+    return code, text
+
+
+def test_passphrase_prompts_on_a_terminal(world: World, tmp_path: Path) -> None:
+    """Passphrases typed at the prompt; Ctrl-D at a prompt used to end in a traceback
+    (EOFError out of getpass) in `present`."""
+    directory = tmp_path / "ledger"
+    typed = PASSPHRASE.encode() + b"\n"
+    code, shown = on_terminal(
+        ["init", directory, *INIT, "--json"],
+        [("passphrase for the new keys: ", typed), ("again: ", typed)],
+    )
+    assert code == 0, shown
+    assert json.loads(shown[shown.index("{") :])["encrypted"] is True
+    code, shown = on_terminal(
+        ["init", tmp_path / "other", *INIT],
+        [("passphrase for the new keys: ", typed), ("again: ", b"something else\n")],
+    )
+    assert code == 1 and "noc-ledger: the passphrases differ" in shown, shown
+    assert not (tmp_path / "other").exists()
+    request = write_json(tmp_path / "noc.json", noc(300))
+    code, shown = on_terminal(
+        ["issue", directory, request], [("passphrase for the keys in", b"wrong words\n")]
+    )
+    assert code == 1 and "wrong passphrase" in shown, shown
+    code, shown = on_terminal(
+        ["issue", directory, request], [("passphrase for the keys in", typed)]
+    )
+    assert code == 0 and "index 1" in shown, shown
+    present: list[str | Path] = [
+        "present",
+        world.files["valid"],
+        "--key",
+        world.files["holder-key"],
+    ]
+    present += ["--audience", AUDIENCE, "--nonce", NONCE, "-o", tmp_path / "p"]
+    code, shown = on_terminal(present, [("passphrase for", b"\x04")])  # Ctrl-D
+    assert code == 1 and "noc-ledger: no passphrase given" in shown, shown
+    assert not (tmp_path / "p").exists()
+    code, shown = on_terminal(present, [("passphrase for", typed)])
+    assert code == 0 and "wrote presentation file" in shown, shown

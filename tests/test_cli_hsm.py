@@ -32,6 +32,7 @@ from tests.test_cli_console import (
     error,
     noc,
     ok_json,
+    on_terminal,
     write_json,
 )
 
@@ -336,3 +337,18 @@ def test_every_key_in_the_token_needs_no_passphrase(
         "key", "delegate", directory, "--key-store", "file", env=env
     )
     assert ok_json("log", directory)["size"] == 2
+
+
+def test_pin_typed_at_the_prompt(
+    token: softhsm.SoftHsmToken, hsm_ledger: dict[str, Any], tmp_path: Path
+) -> None:
+    directory = hsm_ledger["dir"]
+    env = {"SOFTHSM2_CONF": str(token.conf), "NOC_LEDGER_PASSPHRASE": PASSPHRASE}
+    prompt = f"user PIN of the PKCS#11 token {token.label!r}: "
+    request = write_json(tmp_path / "n.json", noc(5))
+    code, shown = on_terminal(["issue", directory, request], [(prompt, b"\x04")], env=env)
+    assert code == 1 and "noc-ledger: no PIN given" in shown, shown
+    code, shown = on_terminal(
+        ["issue", directory, request], [(prompt, token.pin.encode() + b"\n")], env=env
+    )
+    assert code == 0 and "CON/NOC/2026/0005" in shown, shown

@@ -131,9 +131,12 @@ def read_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
         return value.encode()
     if not sys.stdin.isatty():
         raise CommandError(f"no terminal to ask for a passphrase: set {PASSPHRASE_ENV}")
-    first = getpass.getpass(prompt)
-    if confirm and getpass.getpass("again: ") != first:
-        raise CommandError("the passphrases differ")
+    try:
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("again: ") != first:
+            raise CommandError("the passphrases differ")
+    except EOFError:  # Ctrl-D at the prompt
+        raise CommandError("no passphrase given") from None
     return first.encode()
 
 
@@ -252,6 +255,9 @@ def run_guarded(out: Output, func: Callable[[], int]) -> int:
         fail(out, f"{type(exc).__name__}: {exc}", EXIT["error"])
     except KeyboardInterrupt:
         fail(out, "interrupted", 130)
+    except EOFError:
+        # End of input where a command asked for some (a prompt answered with Ctrl-D).
+        fail(out, "no input given", EXIT["error"])
     except BrokenPipeError:
         # Printed by other means than Output: the command did not finish, so its status
         # is not known; not an error worth a traceback either.

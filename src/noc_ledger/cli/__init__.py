@@ -18,7 +18,8 @@ from noc_ledger.cli import common
 _EPILOG = """exit status: 0 success (verify: valid); 1 error; 2 usage; verify verdicts:
 10 out-of-scope, 11 not-yet-valid, 12 expired, 13 suspended, 14 revoked, 15 superseded,
 16 ended, 20 stale (can't tell), 21 not-covered (can't tell), 30 invalid.
-Passphrases come from a prompt or from $NOC_LEDGER_PASSPHRASE."""
+Passphrases come from a prompt or from $NOC_LEDGER_PASSPHRASE.
+The PIN of a PKCS#11 token (init --pkcs11-module) from a prompt or $NOC_LEDGER_PKCS11_PIN."""
 
 
 # The command modules, in the order their commands appear in --help; one a line.

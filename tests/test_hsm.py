@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from noc_ledger import signing
-from noc_ledger.errors import KeyFileError, SignatureError, SuspendedError
+from noc_ledger.errors import KeyFileError, SignatureError, SuspendedError, TokenError
 from noc_ledger.events import KeyEvent, KeyEventKind, StatusEventKind
 from noc_ledger.hsm import Pkcs11Signer, generate_ed25519_key
 from noc_ledger.ledger.ledger import Ledger
@@ -253,6 +253,44 @@ def test_wrong_pin(token: softhsm.SoftHsmToken, key_ids: dict[str, bytes]) -> No
             token.module, token_label=token.label, pin="not-the-pin", key_label="other"
         )
     assert "wrong PIN" in _one_line(exc)
+
+
+def test_token_errors_are_token_errors(token: softhsm.SoftHsmToken) -> None:
+    # TokenError is a KeyFileError: code that handles key files handles tokens too.
+    with pytest.raises(TokenError):
+        _open(token, ROOT_LABEL, pin="not-the-pin")
+    assert issubclass(TokenError, KeyFileError)
+
+
+def test_destroy_removes_the_pair_from_the_token(
+    token: softhsm.SoftHsmToken, key_ids: dict[str, bytes]
+) -> None:
+    # What the CLI does with a key generated for a delegation the log then refused.
+    signer = generate_ed25519_key(
+        token.module, token_label=token.label, pin=token.pin, key_label="to-destroy"
+    )
+    key_id = signer.key_id
+    with _open(token, ROOT_LABEL) as root:  # another signer on the token stays usable
+        signer.destroy()
+        signing.verify_ed25519(root.public_key, b"m", root.sign(b"m"))
+    with pytest.raises(TokenError, match="the signer is closed"):
+        signer.sign(b"m")
+    with pytest.raises(TokenError, match="the signer is closed"):
+        signer.destroy()
+    for label, wanted in (("to-destroy", None), (None, key_id)):
+        with pytest.raises(TokenError, match="no Ed25519 public key"):
+            Pkcs11Signer(
+                token.module, token_label=token.label, pin=token.pin, label=label, key_id=wanted
+            )
+    # The label is free again, and the other keys are still there.
+    with generate_ed25519_key(
+        token.module, token_label=token.label, pin=token.pin, key_label="to-destroy"
+    ) as again:
+        assert again.key_id != key_id
+        again.destroy()
+    for label, known in key_ids.items():
+        with _open(token, label) as kept:
+            assert kept.key_id == known
 
 
 def test_missing_key_label(token: softhsm.SoftHsmToken, key_ids: dict[str, bytes]) -> None:

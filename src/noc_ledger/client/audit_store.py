@@ -24,15 +24,17 @@ from typing import Final, Protocol
 
 from noc_ledger.errors import FetchError, NocLedgerError, StorageError
 
-__all__ = ["BUNDLE_CACHE", "SCHEMA_VERSION", "EntryReader", "SqliteAuditStore"]
+__all__ = ["BUNDLE_CACHE", "CACHE_KIB", "SCHEMA_VERSION", "EntryReader", "SqliteAuditStore"]
 
 #: spec/audit.md §6: ``PRAGMA user_version`` of the database (the header's version).
 SCHEMA_VERSION: Final = 2
 #: Entry bundles kept after a certificate was read back (each at most 256 entries).
 BUNDLE_CACHE: Final = 4
 _BUNDLE: Final = 256  # entries per bundle (c2sp.org/tlog-tiles)
-#: SQLite's page cache, in KiB (a negative cache_size): bounded whatever the log's size.
-_CACHE_KIB: Final = 64 * 1024
+#: SQLite's page cache in KiB (a negative cache_size), bounded whatever the log's size. The
+#: operating system's file cache serves the rest; hot pages (upper B-tree levels, the top of
+#: the status map) stay here.
+CACHE_KIB: Final = 16 * 1024
 _BATCH: Final = 500  # host parameters per statement
 _TABLES: Final = ("certs", "keys")
 
@@ -68,6 +70,7 @@ class SqliteAuditStore:
             fails with ``FetchError``).
         durable: ``synchronous=FULL`` (a committed chunk survives a crash); ``False`` only
             for a throwaway database nothing resumes from.
+        cache_kib: SQLite's page cache, in KiB (default :data:`CACHE_KIB`).
 
     Raises:
         StorageError: the database cannot be opened or created, or has another schema
@@ -75,8 +78,15 @@ class SqliteAuditStore:
     """
 
     def __init__(
-        self, path: Path, *, source: EntryReader | None = None, durable: bool = True
+        self,
+        path: Path,
+        *,
+        source: EntryReader | None = None,
+        durable: bool = True,
+        cache_kib: int = CACHE_KIB,
     ) -> None:
+        if type(cache_kib) is not int or cache_kib < 1:
+            raise ValueError("cache_kib is a positive int")
         self.path = path
         self._source = source
         self._bundles: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
@@ -95,7 +105,7 @@ class SqliteAuditStore:
                 )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-            conn.execute(f"PRAGMA cache_size={-_CACHE_KIB}")
+            conn.execute(f"PRAGMA cache_size={-cache_kib}")
             with self.transaction():
                 for statement in _SCHEMA.strip().split(";\n"):
                     if statement.strip():

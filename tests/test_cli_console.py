@@ -1349,3 +1349,41 @@ def test_passphrase_prompts_on_a_terminal(world: World, tmp_path: Path) -> None:
     assert not (tmp_path / "p").exists()
     code, shown = on_terminal(present, [("passphrase for", typed)])
     assert code == 0 and "wrote presentation file" in shown, shown
+
+
+def test_a_terminal_without_unicode(world: World) -> None:
+    """Human output and --help have dashes and arrows; on a terminal whose encoding lacks
+    them (PYTHONIOENCODING=ascii stands for one) they used to end in UnicodeEncodeError:
+    a traceback for `verify` and `--help`, "internal error" for the regulator's commands."""
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    run = cli("--help", env=ascii_only)
+    assert run.code == 0 and "a NOC \\u2192 licence" in run.out, run
+    run = cli(
+        "verify",
+        world.files["valid"],
+        "--trust",
+        world.files["policy"],
+        "--at",
+        AT_IN_FORCE,
+        env=ascii_only,
+    )
+    assert run.code == 0 and run.out.startswith("VALID \\u2014 "), run
+    run = cli(
+        "verify",
+        world.files["revoked"],
+        "--trust",
+        world.files["policy"],
+        "--at",
+        AT_IN_FORCE,
+        env=ascii_only,
+    )
+    assert run.code == EXIT["revoked"] and run.out.startswith("REVOKED \\u2014 "), run
+    run = cli("log", world.dir, "--limit", "1", env=ascii_only)
+    assert run.code == 0 and "\\u2013" in run.out and run.err == "", run
+    # JSON is ASCII anyway, and the same as on any terminal.
+    run = cli("status", world.dir, world.ids["noc1"], "--json", env=ascii_only)
+    assert run.code == 0 and run.json() == world_status(world)
+
+
+def world_status(world: World) -> dict[str, Any]:
+    return ok_json("status", world.dir, world.ids["noc1"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import json
 import os
 import sys
@@ -16,9 +17,12 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeAlias
 
 from noc_ledger.errors import NocLedgerError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = [
     "EXIT",
@@ -157,10 +161,23 @@ def read_pin(prompt: str) -> str:
         raise CommandError("no PIN given") from None
 
 
+def _tolerant(stream: object) -> None:
+    """Characters the stream's encoding lacks are written as escapes (\\u2014), not
+    raised as UnicodeEncodeError."""
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(errors="backslashreplace")
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on stderr and status 2, like
     every other error of the command (argparse prints the whole usage block otherwise).
     Subcommand parsers inherit the class (argparse makes them of the parent's type)."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # --help has arrows and dashes: escaped on a terminal that cannot show them,
+        # rather than a UnicodeEncodeError (this runs before run_guarded).
+        _tolerant(file or sys.stdout)
+        super()._print_message(message, file)
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("noc-ledger").strip()
@@ -243,6 +260,10 @@ def fail(out: Output, message: str, status: int) -> NoReturn:
 def run_guarded(out: Output, func: Callable[[], int]) -> int:
     """Run a command: library and user errors become one line and a status, never a
     traceback."""
+    # Human output has dashes and arrows; a terminal whose encoding lacks them gets
+    # escapes, not a UnicodeEncodeError halfway through a verdict. (JSON is ASCII.)
+    _tolerant(sys.stdout)
+    _tolerant(sys.stderr)
     try:
         status = func()
         # Flushed here, not at exit: a reader that went away must not turn the status into

@@ -81,7 +81,7 @@ from noc_ledger.checkpoint import decode_checkpoint_note
 from noc_ledger.events import ReasonCode, StatusEvent, StatusEventKind
 from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.ledger.sqlite import SqliteStore
-from noc_ledger.model import sign_certificate
+from noc_ledger.model import Certificate, sign_certificate
 from noc_ledger.policy import parse_policy
 from tests.ledger_story import AUTHORITY, LOG, ORIGIN, ROOT, clock, delegation
 from tools.gen_vectors import T0, sample_noc
@@ -146,46 +146,56 @@ def phase_floors(directory: str, count: int) -> dict[str, Any]:
     }
 
 
-def _batches(size: int, entries: int, batch: int, keys: int, first_batch: int) -> Any:
-    """Yield ``(signed entries, certificates)`` per batch from ``first_batch`` on, until
-    the log would hold ``entries`` entries (the log's contents, see the module doc)."""
+def _batches(size: int, entries: int, batch: int, keys: int, first_number: int) -> Any:
+    """Yield ``(signed entries, certificates)`` per transaction until the log would hold
+    ``entries`` entries (the log's contents, see the module doc). Certificates are numbered
+    consecutively from ``first_number``; a full batch of ``batch`` entries whose first
+    number is F holds certificates F… and status events on the certificates F - n_certs + k ·
+    step of the batch before it (each certificate gets at most one event)."""
     issuers = _issuers(keys)
     n_certs, n_events = _plan(batch)
+    step = n_certs // n_events
     base = sample_noc()
-    b = first_batch
-    previous = (
-        [_certificate(base, (b - 1) * n_certs + i).id for i in range(n_certs)] if b > 0 else []
-    )
+    number = first_number
     while size < entries:
         room = min(batch, entries - size)
-        certs = [_certificate(base, b * n_certs + i) for i in range(min(n_certs, room))]
-        signer = issuers[b % keys]
+        full = room == batch and number >= n_certs
+        count = n_certs if full else min(n_certs, room)
+        certs = [_certificate(base, number + i) for i in range(count)]
+        signer = issuers[(number // n_certs) % keys]
         signed = [sign_certificate(c, signer) for c in certs]
         extra: list[None] = []
-        if room == batch and previous:
-            # Status events on every 19th certificate of the previous batch, alternately
-            # suspended and revoked (each certificate gets at most one event).
-            step = n_certs // n_events
+        if full:
             for j in range(n_events):
+                target = _certificate(base, number - n_certs + j * step).id
                 kind = StatusEventKind.SUSPEND if j % 2 == 0 else StatusEventKind.REVOKE
-                event = StatusEvent(
-                    kind, previous[j * step], T0 + 1, T0 + 1, ReasonCode.BREACH_OF_CONDITIONS
-                )
+                event = StatusEvent(kind, target, T0 + 1, T0 + 1, ReasonCode.BREACH_OF_CONDITIONS)
                 signed.append(event.sign(signer))
                 extra.append(None)
         yield signed, [*certs, *extra]
         size += len(signed)
-        previous = [c.id for c in certs]
-        b += 1
+        number += count
+
+
+def _next_number(ledger: Any, size: int, keys: int) -> int:
+    """The number after the last certificate logged (the build resumes there)."""
+    if size <= keys:
+        return 0
+    for entry in reversed(ledger.entries(max(keys, size - 2_000), size)):
+        envelope = signing.decode_sign1(entry)
+        if envelope.content_type == signing.CONTENT_TYPES["certificate"]:
+            number = Certificate.from_cbor(envelope.payload).number
+            return int(number.rsplit("/", 1)[1]) + 1
+    raise RuntimeError("no certificate among the last 2,000 entries: not a log of this plan")
 
 
 def _signer_process(
-    size: int, entries: int, batch: int, keys: int, first_batch: int, queue: Any
+    size: int, entries: int, batch: int, keys: int, first_number: int, queue: Any
 ) -> None:
     """The signing half of the pipeline: build and sign batches, hand them over."""
     seconds = 0.0
     start = perf_counter()
-    for item in _batches(size, entries, batch, keys, first_batch):
+    for item in _batches(size, entries, batch, keys, first_number):
         seconds += perf_counter() - start
         queue.put(item)
         start = perf_counter()
@@ -208,17 +218,9 @@ def phase_build(
         if size == 0:
             ledger.submit([delegation(k).sign(ROOT) for k in _issuers(keys)])
             size = keys
-        # Batch 0 holds n_certs certificates; every later full batch n_certs certificates
-        # and n_events status events on the previous batch's (``batch`` entries).
-        n_certs, _ = _plan(batch)
         if size >= entries:
             return {"entries": size, "resumed_from": size, "built": 0, "seconds": 0.0}
-        if size == keys:
-            first_batch = 0
-        elif size >= keys + n_certs and (size - keys - n_certs) % batch == 0:
-            first_batch = 1 + (size - keys - n_certs) // batch
-        else:
-            raise RuntimeError(f"{directory}: size {size} is not a batch boundary of this plan")
+        first_number = _next_number(ledger, size, keys)
         resumed_from = size
         start = perf_counter()
         submit_s = 0.0
@@ -231,7 +233,7 @@ def phase_build(
             queue = ctx.Queue(maxsize=8)
             worker = ctx.Process(
                 target=_signer_process,
-                args=(size, entries, batch, keys, first_batch, queue),
+                args=(size, entries, batch, keys, first_number, queue),
                 daemon=True,
             )
             worker.start()
@@ -247,7 +249,7 @@ def phase_build(
 
             batches = source()
         else:
-            batches = _batches(size, entries, batch, keys, first_batch)
+            batches = _batches(size, entries, batch, keys, first_number)
         try:
             for signed, certs in batches:
                 t0 = perf_counter()

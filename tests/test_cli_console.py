@@ -1390,3 +1390,21 @@ def test_a_terminal_without_unicode(world: World) -> None:
 
 def world_status(world: World) -> dict[str, Any]:
     return ok_json("status", world.dir, world.ids["noc1"])
+
+
+def test_a_failed_demo_prints_one_json_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`demo --json` printed its summary and then, if the story went wrong, a second JSON
+    object with the error. In-process (the story cannot be made to fail from outside): an
+    expectation it cannot meet stands for a regression of the library."""
+    from noc_ledger.cli import demo, main
+
+    monkeypatch.setattr(demo, "EXPECTED_VERDICTS", ("valid",))
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", str(tmp_path / "demo"), "--json"])
+    assert exc.value.code == EXIT["error"]
+    captured = capsys.readouterr()
+    obj = json.loads(captured.out)  # exactly one document
+    assert obj["exit"] == 1 and "did not reach the expected verdicts" in obj["error"]
+    assert captured.err.count("\n") == 1

@@ -642,9 +642,10 @@ def _directory(arg: str | None) -> Path:
 def _cmd_demo(args: argparse.Namespace, out: Output) -> int:
     directory = _directory(args.dir)
     summary = run_demo(directory, out)
-    out.result(summary)
     if not summary["ok"]:
+        # Before the summary is printed: with --json, the error is the one object.
         raise CommandError(f"the story did not reach the expected verdicts: {summary['verdicts']}")
+    out.result(summary)
     return common.EXIT["ok"]
 
 

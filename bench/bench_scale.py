@@ -487,6 +487,7 @@ def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: An
         progress(f"phase {name}: the log was already built; keeping the earlier figures")
         return
     result["started"] = started
+    result["commit"] = machine()["commit"]  # phases of one report may come from several runs
     report["phases"][name] = result
     _save(out, report)
     shown = {k: v for k, v in result.items() if k not in ("checkpoint", "samples")}

@@ -174,3 +174,35 @@ def test_python_m_noc_ledger_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "REVOKED —" in result.stdout and "Done in" in result.stdout
     assert result.stderr == ""
+
+
+def test_the_demo_directory_is_a_ledger_directory(
+    demo: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The commands the demo suggests at its end work on its directory: the log can be
+    listed, published as tiles, audited against the demo's trust policy, and registered."""
+    directory = Path(demo["directory"])
+    status, out, _ = run(["log", directory, "--json"], capsys)
+    assert status == 0
+    entries = json.loads(out)["entries"]
+    assert [e["kind"] for e in entries] == [
+        "key-event",
+        "certificate",
+        "certificate",
+        "certificate",
+        "status-event",
+        "status-event",
+    ]
+    tiles = tmp_path / "tiles"
+    assert run(["tiles", directory, tiles, "--json"], capsys)[0] == 0
+    status, out, err = run(
+        ["audit", tiles, "--trust", directory / "trust.policy", "--json"], capsys
+    )
+    assert status == 0, err
+    assert json.loads(out)["size"] == len(entries)
+    site = tmp_path / "site"
+    status, out, err = run(
+        ["register", directory, "-o", site, "--at", "2026-04-15T12:00:00Z", "--json"], capsys
+    )
+    assert status == 0, err
+    assert "HTX Middle East FZE" in (site / "index.html").read_text(encoding="utf-8")

@@ -28,6 +28,14 @@ from noc_ledger import codec, signing
 from noc_ledger.bundle import Bundle
 from noc_ledger.cli import common
 from noc_ledger.cli.common import CommandError, Output
+from noc_ledger.cli.ledgerdir import (
+    CONFIG,
+    LOG_KEY_FILE,
+    ROOT_KEY_FILE,
+    Config,
+    KeyInfo,
+    issuing_key_file,
+)
 from noc_ledger.cli.verifier import (
     format_time,
     status_summary,
@@ -305,14 +313,17 @@ class _Story:
             signing.Ed25519Signer.generate(),
             signing.Ed25519Signer.generate(),
         )
+        # The authority's keys go where a ledger directory keeps them (cli/ledgerdir.py), so
+        # that every other command (log, status, tiles, register, …) works on DIR after.
         for name, signer in (
-            ("authority-root.pem", root),
-            ("authority-issuing.pem", issuing),
-            ("log.pem", log),
+            (Path(ROOT_KEY_FILE).name, root),
+            (Path(issuing_key_file(issuing.key_id)).name, issuing),
+            (Path(LOG_KEY_FILE).name, log),
             ("binance-holder.pem", binance_holder),
             ("htx-holder.pem", htx_holder),
         ):
             self.write_key(name, signer)
+        self.log_public_key = log.public_key
         root_scope = Scope(
             (
                 Grant("prep", ALL_CUSTOMERS, Territory(("AE",))),
@@ -331,6 +342,37 @@ class _Story:
             self._run(ledger, root, issuing, binance_holder, htx_holder)
         finally:
             store.close()
+
+    def _write_config(
+        self,
+        ledger: Ledger,
+        root: signing.Ed25519Signer,
+        issuing: signing.Ed25519Signer,
+        delegation: KeyEvent,
+    ) -> None:
+        """Write ``ledger.json``: DIR is then a ledger directory (unencrypted keys)."""
+        assert delegation.valid_until is not None  # set just above
+        config = Config(
+            origin=ORIGIN,
+            authority=AUTHORITY_NAME,
+            jurisdiction=JURISDICTION,
+            encrypted=False,
+            root_public_key=root.public_key,
+            log_public_key=self.log_public_key,
+            root_scope=ledger.authority.root_scope,
+            issuing_key=issuing.key_id,
+            keys=[
+                KeyInfo(
+                    key_id=issuing.key_id,
+                    public_key=issuing.public_key,
+                    file=issuing_key_file(issuing.key_id),
+                    label=delegation.label,
+                    valid_from=delegation.effective_at,
+                    valid_until=delegation.valid_until,
+                )
+            ],
+        )
+        common.write_public(self.dir / CONFIG, config.to_json())
 
     def _run(
         self,
@@ -352,6 +394,7 @@ class _Story:
             scope=ledger.authority.root_scope,
         )
         receipt = ledger.record_key_event(delegation, root)
+        self._write_config(ledger, root, issuing, delegation)
         self.policy_bytes = ledger.trust_policy(
             max_status_age=MAX_STATUS_AGE, authority_name=AUTHORITY_NAME
         )
@@ -614,6 +657,12 @@ def run_demo(directory: Path, out: Output) -> dict[str, Any]:
     out.line("Look inside a file (show verifies nothing):")
     out.line(f"  noc-ledger show {shlex.quote(str(directory / 'binance-licence.bundle'))}")
     out.line(f"  noc-ledger show {policy}")
+    d = shlex.quote(str(directory))
+    out.line("DIR is a ledger directory (with unencrypted demo keys): every command works on it:")
+    out.line(f"  noc-ledger log {d}")
+    out.line(f"  noc-ledger tiles {d}            # publish the log as C2SP tiles in DIR/tiles")
+    out.line(f"  noc-ledger audit {d}/tiles --trust {policy}")
+    out.line(f"  noc-ledger register {d} -o {d}/site --at 2026-04-15T12:00:00Z")
     out.line("")
     out.line(f"Done in {elapsed:.2f} s (wall clock). Files are in {directory}.")
     return summary

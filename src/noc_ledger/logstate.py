@@ -147,7 +147,7 @@ def _delegation(view: StateView, key_id: bytes, index: int) -> tuple[KeyEvent, K
 def _in_window(event: KeyEvent, at: int, what: str) -> None:
     assert event.valid_until is not None  # a delegation always has one
     if not event.effective_at <= at < event.valid_until:
-        raise SignatureError(f"{what} at {at} is outside the signing key's validity window")
+        raise SignatureError(f"{what} {at} is outside the signing key's validity window")
 
 
 def _apply_key_event(

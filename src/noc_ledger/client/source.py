@@ -36,16 +36,17 @@ from noc_ledger import merkle
 from noc_ledger.errors import FetchError, OutOfRangeError
 from noc_ledger.tiles import (
     CHECKPOINT_PATH,
+    ENTRIES,
     MAX_BUNDLE_SIZE,
     MAX_CHECKPOINT_SIZE,
     MAX_SIZE,
     TILE_WIDTH,
     Tile,
     TileHashReader,
-    bundles_for_size,
     decode_entry_bundle,
     decode_hash_tile,
     subtree_root,
+    tile_for,
     tile_path,
 )
 
@@ -187,12 +188,12 @@ class _TileSource:
         if not 0 <= start <= end <= size <= MAX_SIZE:
             raise OutOfRangeError(f"entries [{start}, {end}) are not in a tree of size {size}")
         out: list[bytes] = []
-        first, last = start // TILE_WIDTH, (end - 1) // TILE_WIDTH
-        for bundle in bundles_for_size(size) if start < end else ():
-            if bundle.n < first:
-                continue
-            if bundle.n > last:
-                break
+        if start == end:
+            return out
+        # Straight to the bundles that hold [start, end): walking the bundle list from 0
+        # would make reading a log chunk by chunk quadratic in its size.
+        for number in range(start // TILE_WIDTH, (end - 1) // TILE_WIDTH + 1):
+            bundle = tile_for(ENTRIES, number * TILE_WIDTH, size)
             entries = decode_entry_bundle(self._read_tile(bundle), bundle.width)
             base = bundle.n * TILE_WIDTH
             out.extend(entries[max(start - base, 0) : end - base])

@@ -520,7 +520,7 @@ def _rows(report: dict[str, Any], baseline: dict[str, Any] | None) -> list[list[
         rows.append(
             [
                 label,
-                f"{ph.get('audited', ph.get('entries', 0)):,}",
+                f"{ph.get('audited', ph.get('entries', ph.get('count', 0))):,}",
                 fmt_rate(value),
                 fmt_ratio(ratio(value, floor)) if floor else "-",
                 rss(name),

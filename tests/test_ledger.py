@@ -173,3 +173,30 @@ def test_reopen_continues(tmp_path: Path) -> None:
     assert receipt.index == 2
     ledger.audit()
     store.close()
+
+
+def test_submit_checks_the_payload_not_the_certificate_object_it_is_given(store: Store) -> None:
+    """``submit(certificates=...)`` may skip decoding only when the object's encoding is the
+    payload byte for byte (logstate._apply_certificate): a payload that differs from the
+    object handed in is decoded and checked in full, so a well-behaved object cannot carry
+    an out-of-scope payload past the log's rules."""
+    ledger = new_ledger(store)
+    innocent = noc()
+    saudi = dataclasses.replace(
+        sample_licence(),
+        edges=(),
+        scope=Scope((Grant("va.custody", ("retail",), Territory(("SA",))),)),
+    )
+    entry = sign_certificate(saudi, ISSUER)
+    with pytest.raises(ScopeError):
+        ledger.submit([entry], certificates=[innocent])
+    assert ledger.size() == 1
+    # The same object with its own entry is accepted, and what is recorded is the entry's
+    # certificate (its id is the payload's hash, not the object's).
+    good = noc()
+    [receipt] = ledger.submit([sign_certificate(good, ISSUER)], certificates=[innocent])
+    assert receipt.id == good.id != innocent.id
+    assert ledger.status(good.id) is not None
+    assert ledger.status(innocent.id) is None
+    with pytest.raises(ValueError, match="one item per entry"):
+        ledger.submit([entry, entry], certificates=[innocent])

@@ -18,7 +18,7 @@ encoding), ``dict``, ``bool``, ``None`` and :class:`Tag`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -29,8 +29,10 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_SIZE",
     "CborValue",
+    "KnownItem",
     "Tag",
     "decode",
+    "decode_map_spans",
     "encode",
 ]
 
@@ -54,6 +56,9 @@ class Tag:
 CborValue: TypeAlias = Any
 """Any value of the data model (spec/encoding.md §2). Typed as ``Any`` because the data
 model is recursive; the model layer narrows it."""
+
+KnownItem: TypeAlias = Callable[[Any, bytes, int], int]
+"""``known(key, data, pos) -> end or -1``: see :func:`decode_map_spans`."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -208,19 +213,8 @@ class _Decoder:
             raise self.fail(f"simple value (additional info {ai}) is not allowed", start)
         if ai < 24:
             arg = ai
-        elif ai <= 27:
-            width = _WIDTH_FOR_AI[ai]
-            if pos + width > self.end:
-                raise self.fail("truncated argument", start)
-            arg = int.from_bytes(data[pos : pos + width], "big")
-            pos += width
-            # RFC 8949 §4.2.1 rule 1: the argument must use the shortest form.
-            if arg < _MIN_FOR_AI[ai]:
-                raise self.fail("argument not in shortest form", start)
-        elif ai == 31:
-            raise self.fail("indefinite-length items are not allowed", start)
         else:
-            raise self.fail(f"reserved additional information value {ai}", start)
+            arg, pos = self.head(start)
 
         if major == 0:
             self.pos = pos
@@ -249,27 +243,68 @@ class _Decoder:
         if major == 5:
             if arg > (self.end - pos) // 2:
                 raise self.fail("truncated map", start)
-            result: dict[CborValue, CborValue] = {}
-            previous = b""
-            for _ in range(arg):
-                kstart = self.pos
-                key = self.item(depth + 1)
-                if type(key) is not int and not isinstance(key, str):
-                    raise self.fail("map key must be an integer or a text string", kstart)
-                encoded_key = data[kstart : self.pos]
-                # §4.2.1: keys in strictly increasing bytewise order of their encodings.
-                # Because each key is itself canonical, equal keys have equal encodings,
-                # so this one comparison also rejects duplicates.
-                if encoded_key <= previous:
-                    what = "duplicate map key" if encoded_key == previous else "map keys not sorted"
-                    raise self.fail(what, kstart)
-                previous = encoded_key
-                result[key] = self.item(depth + 1)
-            return result
+            return self.map_body(arg, depth, None, None)
         # major == 6
         if arg not in self.tags:
             raise self.fail(f"tag {arg} is not allowed here", start)
         return Tag(arg, self.item(depth + 1))
+
+    def head(self, start: int) -> tuple[int, int]:
+        """The argument of the item of major type 0-6 at ``start``, and the offset after
+        its head (spec/encoding.md §5 steps 3-4)."""
+        data = self.data
+        ai = data[start] & 0x1F
+        pos = start + 1
+        if ai < 24:
+            return ai, pos
+        if ai <= 27:
+            width = _WIDTH_FOR_AI[ai]
+            if pos + width > self.end:
+                raise self.fail("truncated argument", start)
+            arg = int.from_bytes(data[pos : pos + width], "big")
+            # RFC 8949 §4.2.1 rule 1: the argument must use the shortest form.
+            if arg < _MIN_FOR_AI[ai]:
+                raise self.fail("argument not in shortest form", start)
+            return arg, pos + width
+        if ai == 31:
+            raise self.fail("indefinite-length items are not allowed", start)
+        raise self.fail(f"reserved additional information value {ai}", start)
+
+    def map_body(
+        self,
+        count: int,
+        depth: int,
+        known: KnownItem | None,
+        spans: dict[CborValue, bytes] | None,
+    ) -> dict[CborValue, CborValue]:
+        """The ``count`` entries of a map at ``depth`` whose head was read. With ``spans``,
+        each value's encoded bytes are recorded there; a value ``known`` recognises is
+        stepped over, not decoded, and left out of the result (see decode_map_spans)."""
+        data = self.data
+        result: dict[CborValue, CborValue] = {}
+        previous = b""
+        for _ in range(count):
+            kstart = self.pos
+            key = self.item(depth + 1)
+            if type(key) is not int and not isinstance(key, str):
+                raise self.fail("map key must be an integer or a text string", kstart)
+            encoded_key = data[kstart : self.pos]
+            # §4.2.1: keys in strictly increasing bytewise order of their encodings.
+            # Because each key is itself canonical, equal keys have equal encodings,
+            # so this one comparison also rejects duplicates.
+            if encoded_key <= previous:
+                what = "duplicate map key" if encoded_key == previous else "map keys not sorted"
+                raise self.fail(what, kstart)
+            previous = encoded_key
+            vstart = self.pos
+            end = -1 if known is None else known(key, data, vstart)
+            if vstart < end <= self.end:
+                self.pos = end
+            else:
+                result[key] = self.item(depth + 1)
+            if spans is not None:
+                spans[key] = data[vstart : self.pos]
+        return result
 
 
 def decode(
@@ -303,6 +338,45 @@ def decode(
     if decoder.pos != len(data):
         raise DecodeError(f"{len(data) - decoder.pos} trailing bytes after the data item")
     return value
+
+
+def decode_map_spans(
+    data: bytes,
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    known: KnownItem | None = None,
+) -> tuple[dict[CborValue, bytes], dict[CborValue, CborValue]]:
+    """Decode one map exactly as :func:`decode` does, and also return the encoded bytes of
+    each of its values: ``(spans, values)``, both keyed by the map's keys.
+
+    ``known(key, data, pos)``, if given, is asked before each value is decoded; it returns
+    the end offset of the value at ``pos`` if the caller recognises its bytes, else -1. A
+    recognised value is stepped over: its bytes are in ``spans`` but it is absent from
+    ``values``. This is sound because a data item's encoding is self-delimiting: bytes at
+    ``pos`` that equal the whole encoding of an item this decoder accepted before (with the
+    same ``max_depth``, as the value of a map at depth 0) are that item, so decoding them
+    again would accept them again and end at the same offset. ``known`` must therefore only
+    recognise such bytes, compared in full (a prefix match is not enough).
+
+    Raises:
+        DecodeError: as :func:`decode`, or ``data`` is not a map.
+    """
+    if not isinstance(data, bytes):
+        raise DecodeError(f"expected bytes, got {type(data).__name__}")
+    if len(data) > max_size:
+        raise DecodeError(f"input of {len(data)} bytes exceeds the limit of {max_size}")
+    if not data or data[0] >> 5 != 5:
+        raise DecodeError("expected a map")
+    decoder = _Decoder(data, max_depth, frozenset())
+    count, decoder.pos = decoder.head(0)
+    if count > (len(data) - decoder.pos) // 2:
+        raise DecodeError("truncated map (at byte 0)")
+    spans: dict[CborValue, bytes] = {}
+    values = decoder.map_body(count, 0, known, spans)
+    if decoder.pos != len(data):
+        raise DecodeError(f"{len(data) - decoder.pos} trailing bytes after the data item")
+    return spans, values
 
 
 def require_map(value: CborValue, what: str) -> dict[CborValue, CborValue]:

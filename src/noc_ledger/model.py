@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Final
+from typing import Final, TypeVar, cast
 
 from noc_ledger import _fields as f
 from noc_ledger import codec, signing
@@ -384,6 +386,17 @@ class Certificate:
         """
         if self._cbor is not None:
             return self._cbor
+        data = self._encode({})
+        object.__setattr__(self, "_cbor", data)
+        return data
+
+    def _encode(self, proven: dict[int, bytes]) -> bytes:
+        """The payload, taking the encoding of member ``k`` from ``proven[k]`` where given
+        (the caller knows those bytes are that member's encoding).
+
+        Raises:
+            EncodeError: the payload would exceed the size limit of spec §3.
+        """
         # The same bytes as ``codec.encode(self.to_item())`` (the test vectors pin them),
         # assembled from the encodings of the members: a map of at most 12 pairs whose
         # keys 0-11 each encode as the one byte of their value, so the RFC 8949 §4.2.1
@@ -393,18 +406,19 @@ class Certificate:
             0: codec.encode(CERTIFICATE_VERSION),
             1: codec.encode(str(self.instrument)),
             2: codec.encode(self.number),
-            3: _encoded_issuer(self.issuer),
-            4: codec.encode(self.subject.to_item()),
             5: codec.encode(self.issued_at),
             6: codec.encode(self.valid_from),
-            8: _encoded_scope(self.scope),
         }
+        get = proven.get
+        parts[3] = get(3) or _encoded_issuer(self.issuer)
+        parts[4] = get(4) or codec.encode(self.subject.to_item())
+        parts[8] = get(8) or _encoded_scope(self.scope)
         if self.valid_until is not None:
             parts[7] = codec.encode(self.valid_until)
         if self.conditions:
-            parts[9] = codec.encode(list(self.conditions))
+            parts[9] = get(9) or codec.encode(list(self.conditions))
         if self.legal_notices:
-            parts[10] = _encoded_notices(self.legal_notices)
+            parts[10] = get(10) or _encoded_notices(self.legal_notices)
         if self.edges:
             parts[11] = codec.encode([e.to_item() for e in self.edges])
         data = bytes((0xA0 | len(parts),)) + b"".join(
@@ -412,7 +426,6 @@ class Certificate:
         )
         if len(data) > MAX_CERTIFICATE_SIZE:
             raise EncodeError(f"certificate of {len(data)} bytes exceeds {MAX_CERTIFICATE_SIZE}")
-        object.__setattr__(self, "_cbor", data)
         return data
 
     @classmethod
@@ -426,12 +439,22 @@ class Certificate:
             ModelError: a value breaks a rule of the model (bad LEI, NOC without
                 disclaimer, unknown activity, …).
         """
-        m = f.fields(
-            codec.decode(data, max_size=MAX_CERTIFICATE_SIZE),
-            "certificate",
-            (0, 1, 2, 3, 4, 5, 6, 8),
-            (7, 9, 10, 11),
-        )
+        spans, m = codec.decode_map_spans(data, max_size=MAX_CERTIFICATE_SIZE, known=_PARTS.known)
+        f.fields(spans, "certificate", (0, 1, 2, 3, 4, 5, 6, 8), (7, 9, 10, 11))
+        # Members whose exact bytes were decoded and checked before are taken from the
+        # memo (spans not in ``m`` were stepped over by the decoder); the others are
+        # decoded and checked here, and remembered once the whole payload passed.
+        shared: dict[int, object] = {}
+        fresh: list[int] = []
+        for key in _MEMO_KEYS:
+            if key in spans:
+                hit = _PARTS.get(key, spans[key])
+                if hit is not None:
+                    shared[key] = hit
+                    continue
+                fresh.append(key)
+                if key not in m:  # evicted between the decoder's look and this one
+                    m[key] = codec.decode(spans[key], max_depth=codec.DEFAULT_MAX_DEPTH - 1)
         if m[0] != CERTIFICATE_VERSION or type(m[0]) is not int:
             raise DecodeError(f"certificate version {m[0]!r} is not supported")
         if not isinstance(m[1], str):
@@ -440,29 +463,39 @@ class Certificate:
             instrument = Instrument(m[1])
         except ValueError:
             raise ModelError(f"unknown instrument {m[1]!r}") from None
+
+        def member(key: int, parse: Callable[[CborValue], _T]) -> _T:
+            if key in shared:
+                return cast(_T, shared[key])
+            return parse(m[key])
+
         cert = cls(
             instrument=instrument,
             number=f.text(m[2], "certificate number", max_len=64),
-            issuer=Issuer.from_item(m[3]),
-            subject=Subject.from_item(m[4]),
+            issuer=member(3, Issuer.from_item),
+            subject=member(4, Subject.from_item),
             issued_at=f.uint(m[5], "issued at"),
             valid_from=f.uint(m[6], "valid from"),
             valid_until=f.uint(m[7], "valid until") if 7 in m else None,
-            scope=Scope.from_item(m[8]),
-            conditions=tuple(
-                f.text(c, "condition", max_len=4096, multiline=True)
-                for c in f.array(m[9], "conditions")
-            )
-            if 9 in m
-            else (),
-            legal_notices=tuple(LegalNotice.from_item(n) for n in f.array(m[10], "legal notices"))
-            if 10 in m
-            else (),
+            scope=member(8, Scope.from_item),
+            conditions=member(9, _conditions_from_item) if 9 in spans else (),
+            legal_notices=member(10, _notices_from_item) if 10 in spans else (),
             edges=tuple(Edge.from_item(e) for e in f.array(m[11], "edges")) if 11 in m else (),
         )
         # spec §3.1: sets are sorted and grants ordered; a value has one encoding only.
-        if cert.to_cbor() != data:
+        # Members from the memo are known to encode to their bytes (they were checked the
+        # same way when first seen), so only the others are encoded again.
+        encoded = cert._encode({key: spans[key] for key in shared})
+        if encoded != data:
             raise DecodeError("certificate is not in canonical form (unsorted set or order)")
+        object.__setattr__(cert, "_cbor", encoded)
+        # The whole payload re-encodes to its bytes, and every member's encoding is
+        # self-delimiting, so each member's bytes are exactly its encoding: safe to share.
+        values = {3: cert.issuer, 4: cert.subject, 8: cert.scope}
+        values[9] = cert.conditions
+        values[10] = cert.legal_notices
+        for key in fresh:
+            _PARTS.put(key, spans[key], values[key])
         return cert
 
     @property
@@ -494,6 +527,82 @@ def _encoded_issuer(issuer: Issuer) -> bytes:
 @lru_cache(maxsize=256)
 def _encoded_notices(notices: tuple[LegalNotice, ...]) -> bytes:
     return codec.encode([n.to_item() for n in notices])
+
+
+def _conditions_from_item(item: CborValue) -> tuple[str, ...]:
+    return tuple(
+        f.text(c, "condition", max_len=4096, multiline=True) for c in f.array(item, "conditions")
+    )
+
+
+def _notices_from_item(item: CborValue) -> tuple[LegalNotice, ...]:
+    return tuple(LegalNotice.from_item(n) for n in f.array(item, "legal notices"))
+
+
+_T = TypeVar("_T")
+#: Certificate members that repeat across an authority's certificates (issuer, subject,
+#: scope, conditions, legal notices): the members :class:`_PartMemo` remembers.
+_MEMO_KEYS: Final = (3, 4, 8, 9, 10)
+
+
+class _PartMemo:
+    """Decoded certificate members by their exact bytes, so that a verifier reading many
+    certificates of one authority decodes and checks a shared scope or issuer once.
+
+    Only members of a payload that passed every check of :meth:`Certificate.from_cbor` are
+    put here, under their full bytes; a look-up compares those bytes in full. The values
+    are immutable, so sharing them between certificates is safe. Bounded: at most
+    :attr:`LIMIT` entries per member key, the oldest dropped first.
+    """
+
+    LIMIT: Final = 64
+    #: Bytes shorter than this are cheap to decode and not remembered; longer ones are
+    #: indexed by their first PREFIX bytes (many share a prefix: each is compared in full).
+    PREFIX: Final = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Per member key: bytes -> value, oldest first; and prefix -> the bytes with it.
+        # The index holds tuples, replaced whole under the lock, so a reader without the
+        # lock sees either the old or the new tuple, never one being changed.
+        self._values: dict[int, dict[bytes, object]] = {k: {} for k in _MEMO_KEYS}
+        self._index: dict[int, dict[bytes, tuple[bytes, ...]]] = {k: {} for k in _MEMO_KEYS}
+
+    def known(self, key: object, data: bytes, pos: int) -> int:
+        """codec.KnownItem: the end of the member at ``pos`` if its bytes are remembered."""
+        index = self._index.get(key) if type(key) is int else None
+        if not index:
+            return -1
+        for raw in index.get(data[pos : pos + self.PREFIX], ()):
+            # No encoded item is a proper prefix of another (each is self-delimiting),
+            # so at most one remembered member matches here.
+            if data.startswith(raw, pos):
+                return pos + len(raw)
+        return -1
+
+    def get(self, key: int, raw: bytes) -> object | None:
+        return self._values[key].get(raw)
+
+    def put(self, key: int, raw: bytes, value: object) -> None:
+        if len(raw) < self.PREFIX:
+            return
+        with self._lock:
+            values, index = self._values[key], self._index[key]
+            if raw in values:
+                return
+            values[raw] = value
+            index[raw[: self.PREFIX]] = (*index.get(raw[: self.PREFIX], ()), raw)
+            while len(values) > self.LIMIT:
+                old = next(iter(values))
+                del values[old]
+                rest = tuple(r for r in index[old[: self.PREFIX]] if r != old)
+                if rest:
+                    index[old[: self.PREFIX]] = rest
+                else:
+                    del index[old[: self.PREFIX]]
+
+
+_PARTS: Final = _PartMemo()
 
 
 def certificate_id(payload: bytes) -> bytes:

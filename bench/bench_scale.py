@@ -28,8 +28,10 @@ recorded, when the module it measures is not in the tree):
   compared with the store's proofs.
 * ``audit`` — entries/s of a full audit from the tiles directory by the client auditor
   (``noc_ledger.client.auditor.run_audit``: every entry's signature and rules, the tree and
-  the status-map root), with the ledger's own trust policy. ``--audit-budget SECONDS``
-  stops it early and reports the rate so far (marked partial).
+  the status-map root), with the ledger's own trust policy and its state in
+  ``DIR/audit-state``. ``--audit-budget SECONDS`` stops it early and reports the rate so far
+  (marked partial); the next run resumes where it stopped, and the phase's figures are
+  then those of all its runs together (entries over seconds, the largest peak RSS).
 
 Results are written to ``--out`` (default ``DIR/results.json``) after every phase, so a run
 that is cut short keeps its finished phases; a second run with the same ``--out`` adds to
@@ -216,6 +218,9 @@ def phase_build(
     try:
         size = ledger.size()
         if size == 0:
+            # A new log: an audit state left by an earlier log in this directory would
+            # (rightly) report a fork against it.
+            shutil.rmtree(Path(directory) / "audit-state", ignore_errors=True)
             ledger.submit([delegation(k).sign(ROOT) for k in _issuers(keys)])
             size = keys
         if size >= entries:
@@ -397,6 +402,9 @@ class _BudgetError(Exception):
 
 
 def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
+    """Audit the exported tiles with the state kept in ``DIR/audit-state``, so that a run
+    stopped by ``--audit-budget`` (or cut short) is resumed by the next run where it
+    stopped; the driver adds this run's figures to the earlier runs' (see ``_run``)."""
     client_source = importlib.import_module("noc_ledger.client.source")
     run_audit = importlib.import_module("noc_ledger.client.auditor").run_audit
     store, ledger = _open_ledger(Path(directory))
@@ -406,38 +414,44 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     finally:
         store.close()
     src = client_source.open_source(str(Path(directory) / "tiles"))
+    state_dir = Path(directory) / "audit-state"
     done = [0]
+    todo = [size]
     start = perf_counter()
     last = [start]
 
-    samples: list[list[float]] = []  # [entries audited, seconds, peak RSS MiB]
+    samples: list[list[float]] = []  # [entries audited in all runs, seconds, peak RSS MiB]
 
     def on_progress(count: int, total: int) -> None:
         now = perf_counter()
-        if count // SAMPLE_EVERY != done[0] // SAMPLE_EVERY:
-            samples.append([count, round(now - start, 1), round(peak_rss_mib(), 1)])
+        todo[0] = total
+        before = size - total  # audited by earlier runs
+        if (before + count) // SAMPLE_EVERY != (before + done[0]) // SAMPLE_EVERY:
+            samples.append([before + count, round(now - start, 1), round(peak_rss_mib(), 1)])
         done[0] = count
         if now - last[0] > 30:
             last[0] = now
             progress(
-                f"audit: {count:,} / {total:,}, {fmt_rate(rate(count, now - start))}, "
-                f"peak RSS {peak_rss_mib():.0f} MiB"
+                f"audit: {before + count:,} / {size:,} ({count:,} in this run), "
+                f"{fmt_rate(rate(count, now - start))}, peak RSS {peak_rss_mib():.0f} MiB"
             )
         if budget is not None and now - start > budget and count < total:
             raise _BudgetError
 
-    partial = False
+    finished = True
     try:
-        result = run_audit(src, policy, progress=on_progress)
-        audited = result.state.size
+        result = run_audit(src, policy, state_dir=state_dir, progress=on_progress)
+        audited = result.entries
+        todo[0] = audited
     except _BudgetError:
-        partial = True
+        finished = False
         audited = done[0]
     seconds = perf_counter() - start
     return {
         "entries": size,
+        "resumed_from": size - todo[0],
         "audited": audited,
-        "partial": partial,
+        "finished": finished,
         "seconds": seconds,
         "entries_per_s": rate(audited, seconds),
         "samples": samples,
@@ -488,10 +502,39 @@ def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: An
         return
     result["started"] = started
     result["commit"] = machine()["commit"]  # phases of one report may come from several runs
+    if name == "audit" and "error" not in result:
+        result = _merge_audit_runs(earlier, result)
     report["phases"][name] = result
     _save(out, report)
     shown = {k: v for k, v in result.items() if k not in ("checkpoint", "samples")}
     progress(f"phase {name} done: {json.dumps(shown)}")
+
+
+def _merge_audit_runs(earlier: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """The audit phase over all its runs: each run resumes the state the one before left,
+    so the phase's rate is all entries replayed over all runs' seconds, and its peak RSS
+    the largest of any run. A run that starts from 0 (a new state) starts a new list."""
+    runs = list(earlier.get("runs", [])) if run["resumed_from"] > 0 else []
+    runs.append({k: v for k, v in run.items() if k != "samples"})
+    audited = sum(r["audited"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    return {
+        "entries": run["entries"],
+        "audited": run["resumed_from"] + run["audited"],
+        "partial": not run["finished"],
+        "seconds": seconds,
+        "entries_per_s": rate(audited, seconds),
+        "peak_rss_mib": max(r.get("peak_rss_mib", 0.0) for r in runs),
+        "runs": runs,
+        # Each run's samples count seconds from its own start: shift them after the runs
+        # before it, so the list reads as one audit.
+        "samples": [
+            *(earlier.get("samples", []) if len(runs) > 1 else []),
+            *([n, round(t + seconds - run["seconds"], 1), m] for n, t, m in run["samples"]),
+        ],
+        "started": runs[0]["started"],
+        "commit": run["commit"],
+    }
 
 
 def _rows(report: dict[str, Any], baseline: dict[str, Any] | None) -> list[list[str]]:

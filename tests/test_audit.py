@@ -25,7 +25,7 @@ from noc_ledger.audit import AuditState
 from noc_ledger.checkpoint import Checkpoint, cosign, decode_checkpoint_note, sign_checkpoint
 from noc_ledger.cli import main
 from noc_ledger.client.audit_store import BUNDLE_CACHE, SqliteAuditStore
-from noc_ledger.client.auditor import Auditor, fork_evidence_paths
+from noc_ledger.client.auditor import DEFAULT_CHUNK, Auditor, fork_evidence_paths
 from noc_ledger.client.source import LogSource, open_source
 from noc_ledger.errors import (
     DecodeError,
@@ -202,7 +202,20 @@ def test_full_audit_from_a_tiles_directory(story: Ledger, tmp_path: Path) -> Non
     ).run()
     assert result.entries == story.size() == result.size
     _check_db(result.state, story, tmp_path / "state")
+    # The default chunk (8 entry bundles) holds this whole log: one fetch, one tick.
+    assert story.size() <= DEFAULT_CHUNK
+    assert source.fetched == [(0, story.size())]
+    assert ticks == [(story.size(), story.size())]
     # Chunks of one entry bundle, each fetched once, progress after each.
+    source = Counting(open_source(str(tmp_path / "tiles")))
+    ticks.clear()
+    Auditor(
+        source,
+        _policy(story),
+        state_dir=tmp_path / "state-2",
+        chunk=256,
+        progress=lambda d, t: ticks.append((d, t)),
+    ).run()
     assert source.fetched == [(0, 256), (256, story.size())]
     assert ticks == [(256, story.size()), (story.size(), story.size())]
     # The state on disk is the state returned, byte for byte.
@@ -899,3 +912,48 @@ def test_any_chunking_gives_the_same_state_and_store(sizes: list[int]) -> None:
     leaves = [n for n in store.nodes.values() if n[0] == 0x10]
     assert len(leaves) == state.certificates + state.keys
     assert _reachable(store.nodes, state.map_root) == set(store.nodes)
+
+
+def test_chunk_commits_are_not_flushed_but_checkpoint_changes_are(
+    story: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # spec/audit.md §6: a power loss may cost chunks (replayed again), never a checkpoint
+    # the auditor moved to. Every transaction that changes the audited or target
+    # checkpoint is flushed; the chunks between are not.
+    calls: list[bool] = []
+    original = SqliteAuditStore.transaction
+
+    def spy(self: SqliteAuditStore, *, flush: bool = True) -> Any:
+        calls.append(flush)
+        return original(self, flush=flush)
+
+    monkeypatch.setattr(SqliteAuditStore, "transaction", spy)
+    source = open_source(str(_publish(story, tmp_path / "tiles")))
+    Auditor(source, _policy(story), state_dir=tmp_path / "state", chunk=64).run()
+    chunks = -(-story.size() // 64)
+    # The schema at opening, the target set, one per chunk, then the audited checkpoint.
+    assert calls == [True, True, *[False] * chunks, True]
+
+
+def test_the_store_sets_synchronous_for_each_commit(tmp_path: Path) -> None:
+    def synchronous(store: SqliteAuditStore) -> int:
+        return int(store._conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    store = SqliteAuditStore(tmp_path / "a.sqlite")
+    try:
+        with store.transaction(flush=False):
+            store.put_header(b"x")
+        assert synchronous(store) == 1  # NORMAL
+        with store.transaction():
+            store.put_header(b"y")
+        assert synchronous(store) == 2  # FULL
+    finally:
+        store.close()
+    throwaway = SqliteAuditStore(tmp_path / "b.sqlite", durable=False)
+    try:
+        for flush in (True, False):
+            with throwaway.transaction(flush=flush):
+                throwaway.put_header(b"z")
+            assert synchronous(throwaway) == 0  # OFF
+    finally:
+        throwaway.close()

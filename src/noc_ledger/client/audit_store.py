@@ -6,8 +6,14 @@ records, the status map's current nodes and the key events. Certificates the rul
 are not stored: they are fetched again from the log source (one entry bundle at a time, a
 few bundles cached) and :mod:`noc_ledger.audit` checks them against the records. The state
 header (:func:`noc_ledger.audit.encode_state`) is one row. Each chunk of an audit is one
-transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error), with
-``synchronous=FULL`` in WAL mode: after a crash the database is at the last chunk committed.
+transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error) in WAL mode. A
+transaction that records progress only (``flush=False``) commits with ``synchronous=NORMAL``:
+it is in the database once committed and survives the process being killed, but a power
+loss or operating-system crash may lose the last few such commits (never part of one). A
+transaction with ``flush=True`` (the default) commits with ``synchronous=FULL``, which also
+flushes every commit before it. The auditor flushes whenever the audited or target
+checkpoint changes, so a crash can only make it replay some entries again, never forget a
+checkpoint it reported (spec/audit.md §6).
 
 Memory: SQLite's page cache is bounded (``cache_size``) and the bundle cache holds at most
 :data:`BUNDLE_CACHE` bundles; nothing else is kept between calls.
@@ -68,8 +74,8 @@ class SqliteAuditStore:
         path: the database file.
         source: where certificates read back are fetched again (``None``: a read-back
             fails with ``FetchError``).
-        durable: ``synchronous=FULL`` (a committed chunk survives a crash); ``False`` only
-            for a throwaway database nothing resumes from.
+        durable: flush commits to disk as :meth:`transaction` says; ``False``
+            (``synchronous=OFF``) only for a throwaway database nothing resumes from.
         cache_kib: SQLite's page cache, in KiB (default :data:`CACHE_KIB`).
 
     Raises:
@@ -105,6 +111,8 @@ class SqliteAuditStore:
                 )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            self._durable = durable
+            self._sync = "FULL" if durable else "OFF"
             conn.execute(f"PRAGMA cache_size={-cache_kib}")
             with self.transaction():
                 for statement in _SCHEMA.strip().split(";\n"):
@@ -125,15 +133,22 @@ class SqliteAuditStore:
         self._bundles.clear()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, flush: bool = True) -> Iterator[None]:
         """One write transaction: committed if the block returns, rolled back (nothing
-        written) if it raises.
+        written) if it raises. ``flush``: the commit reaches the disk before this returns
+        (with every commit before it); without it, the commit is durable against the
+        process dying but not against a power loss (see the module doc).
 
         Raises:
             StorageError: the database failed (the transaction is rolled back).
         """
         conn = self._conn
+        sync = "OFF" if not self._durable else "FULL" if flush else "NORMAL"
         try:
+            if sync != self._sync:
+                # Outside a transaction, as SQLite requires; applies to the next COMMIT.
+                conn.execute(f"PRAGMA synchronous={sync}")
+                self._sync = sync
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise _fail(exc) from None

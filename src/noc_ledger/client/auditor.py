@@ -7,8 +7,10 @@ State directory layout (spec/audit.md §6):
 
 * ``audit.sqlite`` — the state (spec/audit.md §2) in a SQLite database
   (:class:`~noc_ledger.client.audit_store.SqliteAuditStore`): the header row, the records,
-  the status map's nodes and the key events. Each chunk of entries is one transaction
-  (``synchronous=FULL``), so an interrupted audit resumes at the last chunk committed. The
+  the status map's nodes and the key events. Each chunk of entries is one transaction, so
+  an interrupted audit resumes at the last chunk committed (after a power loss, possibly an
+  earlier one: chunk commits are not flushed one by one, but every change of the audited or
+  target checkpoint is, with all commits before it). The
   audited checkpoint only ever advances after :func:`~noc_ledger.audit.finish` accepted the
   whole range: a chunk's progress is stored as progress *towards* a target, never as
   audited. A version 1 ``state.cbor`` is refused (start a new state directory).
@@ -46,8 +48,10 @@ STATE_DB: Final = "audit.sqlite"
 #: spec/audit.md §6: the version 1 state file, refused.
 LEGACY_STATE_FILE: Final = "state.cbor"
 LOCK_FILE: Final = "state.lock"
-#: Entries per fetch and per persisted step: one full entry bundle (c2sp.org/tlog-tiles).
-DEFAULT_CHUNK: Final = 256
+#: Entries per fetch and per transaction: eight full entry bundles (c2sp.org/tlog-tiles).
+#: Larger chunks rewrite the top of the status map less often and commit fewer times; the
+#: entries of one chunk (at most 8 x 256 x 64 KiB) are the memory it costs.
+DEFAULT_CHUNK: Final = 2048
 
 #: ``progress(done, total)``: entries replayed so far in this run, and how many it needs.
 Progress = Callable[[int, int], None]
@@ -292,8 +296,9 @@ class Auditor:
                 )
             self.step = "replay"
             # One transaction per chunk (spec/audit.md §6): the records, the status map's
-            # nodes and the header move together, or not at all.
-            with store.transaction():
+            # nodes and the header move together, or not at all. Not flushed: losing it
+            # to a power cut only means replaying the chunk again.
+            with store.transaction(flush=False):
                 advanced = audit.advance(self._policy, state, entries)
                 self.step = "fetch"
                 self._commit(store, advanced)

@@ -25,6 +25,7 @@ import resource
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -49,7 +50,22 @@ def peak_rss_mib() -> float:
     return peak / MIB if sys.platform == "darwin" else peak / 1024
 
 
+def exit_with_parent() -> None:
+    """A measured child must not outlive the script that started it (a killed benchmark
+    would leave it running, loading the machine of the next measurement): exit when the
+    parent is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _child(target: Callable[..., dict[str, Any]], kwargs: dict[str, Any], queue: Any) -> None:
+    exit_with_parent()
     try:
         result = target(**kwargs)
         result["peak_rss_mib"] = round(peak_rss_mib(), 1)

@@ -66,6 +66,7 @@ import nacl.bindings
 
 from _common import (
     base_parser,
+    exit_with_parent,
     fmt_rate,
     fmt_ratio,
     get_result,
@@ -195,6 +196,7 @@ def _signer_process(
     size: int, entries: int, batch: int, keys: int, first_number: int, queue: Any
 ) -> None:
     """The signing half of the pipeline: build and sign batches, hand them over."""
+    exit_with_parent()
     seconds = 0.0
     start = perf_counter()
     for item in _batches(size, entries, batch, keys, first_number):
@@ -410,10 +412,11 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     store, ledger = _open_ledger(Path(directory))
     try:
         policy = parse_policy(ledger.trust_policy(max_status_age=10 * 365 * 86_400))
-        size = ledger.size()
     finally:
         store.close()
     src = client_source.open_source(str(Path(directory) / "tiles"))
+    # The audit goes to the exported checkpoint, which may be behind a log still growing.
+    size = decode_checkpoint_note(src.read_checkpoint()).size
     state_dir = Path(directory) / "audit-state"
     done = [0]
     todo = [size]

@@ -322,3 +322,48 @@ def test_entries_hash_to_level_zero() -> None:
     bundle = tiles.decode_entry_bundle(tiles.encode_entry_bundle(entries), 256)
     tile = tiles.decode_hash_tile(tiles.read_hash_tile(_STORE, Tile(0, 0, 256)), 256)
     assert [hashlib.sha256(b"\x00" + e).digest() for e in bundle] == tile
+
+
+# -- the inner levels of tiles (TileLevels) ----------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(1, _N),
+    data=st.data(),
+)
+def test_levels_serve_the_same_hashes_as_hashing_each_run(size: int, data: st.DataObject) -> None:
+    # Any stored hash of a tree of ``size`` (many of them roots of runs inside a tile, full
+    # or partial) read through a shared TileLevels equals the one hashed on its own, and
+    # the store's own; asked twice, the second time served from the levels.
+    levels = tiles.TileLevels(max_tiles=4)
+    with_levels = tiles.TileHashReader(
+        size, lambda ts: [tiles.read_hash_tile(_STORE, t) for t in ts], levels
+    )
+    candidates = [
+        merkle.stored_hash_index(level, n)
+        for level in range(0, size.bit_length())
+        for n in range(size >> level)
+    ]
+    picked = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=40))
+    expected = _STORE.read_hashes(picked)
+    assert _reader(size).read_hashes(picked) == expected
+    assert with_levels.read_hashes(picked) == expected
+    assert with_levels.read_hashes(picked) == expected
+
+
+def test_levels_are_bounded_and_keyed_by_width() -> None:
+    levels = tiles.TileLevels(max_tiles=2)
+    full = [bytes([i]) * 32 for i in range(TILE_WIDTH)]
+    a = levels.get(Tile(0, 0, TILE_WIDTH), full)
+    assert [len(level) for level in a] == [256, 128, 64, 32, 16, 8, 4, 2, 1]
+    assert a[8][0] == tiles.subtree_root(full)
+    # A partial tile of the same position is another key: only its complete runs.
+    p = levels.get(Tile(0, 0, 5), full[:5])
+    assert [len(level) for level in p] == [5, 2, 1]
+    assert p[2][0] == tiles.subtree_root(full[:4])
+    levels.get(Tile(0, 1, TILE_WIDTH), full)
+    assert len(levels._tiles) == 2
+    assert Tile(0, 0, TILE_WIDTH) not in levels._tiles  # the least recently used went
+    with pytest.raises(ValueError, match="positive"):
+        tiles.TileLevels(0)

@@ -361,3 +361,25 @@ def test_missing_partial_falls_back_to_the_full_tile(tmp_path: Path) -> None:
     assert root_at(source, 100) == merkle.root_of(leaves[:100])
     with pytest.raises(FetchError):  # neither the partial nor the full tile exists
         source.read_entries(256, 270, size=270)
+
+
+def test_proofs_against_one_checkpoint_read_each_tile_once(ledger: Ledger, tmp_path: Path) -> None:
+    # The right edge (partial tiles) and the upper tiles are shared by every proof against
+    # one checkpoint: cached after the first read, partial tiles included, and the answers
+    # stay the store's.
+    note = ledger.checkpoint_at(600)
+    export_tiles(ledger, tmp_path, checkpoint=note)
+    fetched: list[str] = []
+
+    class Counting(DirectorySource):
+        def _fetch(self, path: str, limit: int) -> bytes | None:
+            fetched.append(path)
+            return super()._fetch(path, limit)
+
+    source = Counting(tmp_path)
+    for index in range(0, 600, 7):
+        assert prove_inclusion(source, index, 600) == ledger.prove_inclusion(index, 600)
+    for size1 in range(1, 600, 13):
+        assert prove_consistency(source, size1, 600) == ledger.prove_consistency(size1, 600)
+    assert any(".p/" in path for path in fetched)  # partial tiles were needed
+    assert len(fetched) == len(set(fetched))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -46,6 +47,7 @@ __all__ = [
     "HashLocation",
     "Tile",
     "TileHashReader",
+    "TileLevels",
     "bundles_for_size",
     "decode_entry_bundle",
     "decode_hash_tile",
@@ -478,9 +480,15 @@ class TileHashReader:
     checked against the verified checkpoint's root (``merkle.verify_*``) is evidence.
     """
 
-    def __init__(self, size: int, read_tiles: Callable[[Sequence[Tile]], list[bytes]]) -> None:
+    def __init__(
+        self,
+        size: int,
+        read_tiles: Callable[[Sequence[Tile]], list[bytes]],
+        levels: TileLevels | None = None,
+    ) -> None:
         self.size = _check_size(size)
         self._read_tiles = read_tiles
+        self._levels = levels
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """The stored hashes at ``indexes``, in order.
@@ -500,6 +508,51 @@ class TileHashReader:
         decoded = {t: decode_hash_tile(d, t.width) for t, d in zip(tiles, data, strict=True)}
         out: list[bytes] = []
         for loc in locations:
-            hashes = decoded[loc.tile][loc.offset : loc.offset + loc.count]
-            out.append(hashes[0] if loc.count == 1 else subtree_root(hashes))
+            hashes = decoded[loc.tile]
+            if loc.count == 1:
+                out.append(hashes[loc.offset])
+            elif self._levels is None:
+                out.append(subtree_root(hashes[loc.offset : loc.offset + loc.count]))
+            else:
+                k = loc.count.bit_length() - 1
+                out.append(self._levels.get(loc.tile, hashes)[k][loc.offset >> k])
         return out
+
+
+class TileLevels:
+    """The inner Merkle levels of recently used hash tiles: level ``k`` of a tile holds the
+    roots of its aligned runs of ``2**k`` hashes (complete runs only, for a partial tile).
+
+    A proof needs stored hashes of heights between a tile's (C2SP tlog-tiles stores only
+    every eighth level); each is the root of a run of the tile's hashes. Hashing all levels
+    of a tile once (at most 255 hashes) and keeping them serves every later hash of that
+    tile, such as the upper tiles and the right edge that all proofs against one checkpoint
+    share, without hashing again. Bounded: at most ``max_tiles`` tiles, least recently used
+    dropped first. Keyed by tile (with its width): a tile's hashes never change.
+    """
+
+    def __init__(self, max_tiles: int = 64) -> None:
+        if type(max_tiles) is not int or max_tiles < 1:
+            raise ValueError("max_tiles is a positive int")
+        self._max = max_tiles
+        self._tiles: OrderedDict[Tile, list[list[bytes]]] = OrderedDict()
+
+    def get(self, tile: Tile, hashes: Sequence[bytes]) -> list[list[bytes]]:
+        """The levels of ``tile``, whose hashes are ``hashes`` (computed on first use)."""
+        levels = self._tiles.get(tile)
+        if levels is not None:
+            self._tiles.move_to_end(tile)
+            return levels
+        levels = [list(hashes)]
+        while len(levels[-1]) > 1:
+            below = levels[-1]
+            levels.append(
+                [
+                    _sha256(_NODE_PREFIX + below[i] + below[i + 1]).digest()
+                    for i in range(0, len(below) - 1, 2)
+                ]
+            )
+        self._tiles[tile] = levels
+        while len(self._tiles) > self._max:
+            self._tiles.popitem(last=False)
+        return levels

@@ -43,6 +43,7 @@ from noc_ledger.tiles import (
     TILE_WIDTH,
     Tile,
     TileHashReader,
+    TileLevels,
     decode_entry_bundle,
     decode_hash_tile,
     subtree_root,
@@ -112,6 +113,7 @@ class _TileSource:
 
     def __init__(self) -> None:
         self._cache: OrderedDict[Tile, bytes] = OrderedDict()
+        self._levels = TileLevels()
 
     def _fetch(self, path: str, limit: int) -> bytes | None:
         """The resource at ``path`` (at most ``limit`` bytes), or None if it does not exist.
@@ -134,13 +136,17 @@ class _TileSource:
         Raises:
             FetchError: neither exists, or a read failed.
         """
-        cached = self._cache.get(tile.full())
-        if cached is not None:
-            self._cache.move_to_end(tile.full())
-            return cached if not tile.is_partial else self._prefix(tile, cached)
+        # A partial hash tile of a given width never changes either (the tree only grows,
+        # spec/tiles.md §4.3): every proof against one checkpoint reads the same right
+        # edge, so partial tiles are cached beside full ones, under their own width.
+        for key in (tile, tile.full()) if tile.is_partial else (tile,):
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached if key == tile else self._prefix(tile, cached)
         data = self._fetch(tile_path(tile), _tile_limit(tile))
         if data is not None:
-            if not tile.is_partial and not tile.is_entries:
+            if not tile.is_entries:
                 self._remember(tile, data)
             return data
         if tile.is_partial:
@@ -164,7 +170,7 @@ class _TileSource:
         return bytes(out)
 
     def _remember(self, tile: Tile, data: bytes) -> None:
-        if len(data) != TILE_WIDTH * merkle.HASH_SIZE:
+        if len(data) != tile.width * merkle.HASH_SIZE:
             return  # malformed: decoding reports it; never cache it
         self._cache[tile] = data
         while len(self._cache) > _CACHE_TILES:
@@ -203,7 +209,7 @@ class _TileSource:
         return [self._read_tile(t) for t in tiles]
 
     def read_hashes(self, indexes: Sequence[int], *, size: int) -> list[bytes]:
-        return TileHashReader(size, self._read_tiles).read_hashes(indexes)
+        return TileHashReader(size, self._read_tiles, self._levels).read_hashes(indexes)
 
 
 class DirectorySource(_TileSource):

@@ -6,6 +6,7 @@ payload."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 from unittest import mock
 
@@ -28,7 +29,7 @@ def memo(monkeypatch: pytest.MonkeyPatch) -> model._PartMemo:
 
 
 def _entries(memo: model._PartMemo) -> int:
-    return sum(len(table) for table in memo._values.values())
+    return sum(len(table[0]) for table in memo._tables.values())
 
 
 # -- codec.decode_map_spans ---------------------------------------------------------------
@@ -193,8 +194,8 @@ def test_memo_is_bounded(memo: model._PartMemo) -> None:
     for n in range(model._PartMemo.LIMIT + 10):
         cert = noc(subject=Subject(f"Exchange number {n:04d} FZE"))
         Certificate.from_cbor(cert.to_cbor())
-    assert len(memo._values[4]) == model._PartMemo.LIMIT
-    assert sum(len(v) for v in memo._index[4].values()) == model._PartMemo.LIMIT
+    assert len(memo._tables[4][0]) == model._PartMemo.LIMIT
+    assert sum(len(v) for v in memo._tables[4][1].values()) == model._PartMemo.LIMIT
     first = codec.encode(Subject("Exchange number 0000 FZE").to_item())
     last = codec.encode(Subject(f"Exchange number {model._PartMemo.LIMIT + 9:04d} FZE").to_item())
     assert memo.get(4, first) is None
@@ -218,3 +219,32 @@ def test_short_members_are_not_remembered(memo: model._PartMemo) -> None:
     memo.put(9, b"\x81\x61A", ("A",))
     assert memo.get(9, b"\x81\x61A") is None
     assert dataclasses.is_dataclass(noc())  # the fixture left the real memo alone
+
+
+def test_threads_share_the_memo_safely(memo: model._PartMemo) -> None:
+    # Decoders in several threads, with a memo small enough to evict all the time: every
+    # result is the certificate encoded, and nothing raises.
+    certs = [
+        noc(number=f"VARA/NOC/2026/{n}", subject=Subject(f"Exchange {n % 7} FZE"))
+        for n in range(40)
+    ]
+    payloads = [c.to_cbor() for c in certs]
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for round_ in range(30):
+                i = (offset + round_) % len(certs)
+                got = Certificate.from_cbor(payloads[i])
+                assert got == certs[i] and got.to_cbor() == payloads[i]
+        except BaseException as exc:  # reported below, in the main thread
+            errors.append(exc)
+
+    with mock.patch.object(model._PartMemo, "LIMIT", 3):
+        threads = [threading.Thread(target=work, args=(k * 5,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert all(len(values) <= 3 for values, _ in memo._tables.values())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -561,19 +560,21 @@ class _PartMemo:
     PREFIX: Final = 16
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # Per member key: bytes -> value, oldest first; and prefix -> the bytes with it.
-        # The index holds tuples, replaced whole under the lock, so a reader without the
-        # lock sees either the old or the new tuple, never one being changed.
-        self._values: dict[int, dict[bytes, object]] = {k: {} for k in _MEMO_KEYS}
-        self._index: dict[int, dict[bytes, tuple[bytes, ...]]] = {k: {} for k in _MEMO_KEYS}
+        # Per member key: (bytes -> value, oldest first; prefix -> the bytes with it). A
+        # pair is never changed once stored: put builds a new one and stores it with one
+        # assignment, so a reader in another thread sees the old pair or the new one whole
+        # (no lock: the core stays free of threading; a put lost to a concurrent one only
+        # costs a later decode).
+        self._tables: dict[int, tuple[dict[bytes, object], dict[bytes, tuple[bytes, ...]]]] = {
+            k: ({}, {}) for k in _MEMO_KEYS
+        }
 
     def known(self, key: object, data: bytes, pos: int) -> int:
         """codec.KnownItem: the end of the member at ``pos`` if its bytes are remembered."""
-        index = self._index.get(key) if type(key) is int else None
-        if not index:
+        table = self._tables.get(key) if type(key) is int else None
+        if table is None:
             return -1
-        for raw in index.get(data[pos : pos + self.PREFIX], ()):
+        for raw in table[1].get(data[pos : pos + self.PREFIX], ()):
             # No encoded item is a proper prefix of another (each is self-delimiting),
             # so at most one remembered member matches here.
             if data.startswith(raw, pos):
@@ -581,25 +582,21 @@ class _PartMemo:
         return -1
 
     def get(self, key: int, raw: bytes) -> object | None:
-        return self._values[key].get(raw)
+        return self._tables[key][0].get(raw)
 
     def put(self, key: int, raw: bytes, value: object) -> None:
         if len(raw) < self.PREFIX:
             return
-        with self._lock:
-            values, index = self._values[key], self._index[key]
-            if raw in values:
-                return
-            values[raw] = value
-            index[raw[: self.PREFIX]] = (*index.get(raw[: self.PREFIX], ()), raw)
-            while len(values) > self.LIMIT:
-                old = next(iter(values))
-                del values[old]
-                rest = tuple(r for r in index[old[: self.PREFIX]] if r != old)
-                if rest:
-                    index[old[: self.PREFIX]] = rest
-                else:
-                    del index[old[: self.PREFIX]]
+        values = self._tables[key][0]
+        if raw in values:
+            return
+        values = {**values, raw: value}
+        while len(values) > self.LIMIT:
+            del values[next(iter(values))]
+        index: dict[bytes, tuple[bytes, ...]] = {}
+        for r in values:
+            index[r[: self.PREFIX]] = (*index.get(r[: self.PREFIX], ()), r)
+        self._tables[key] = (values, index)
 
 
 _PARTS: Final = _PartMemo()

@@ -467,6 +467,11 @@ class Ledger:
         """Replay every entry under the rules and check every stored checkpoint's tree and
         status roots against what the entries give (spec/revocation.md §6).
 
+        Memory grows with the log (the entries, records and status map are held while
+        replaying): meant for logs of up to some hundred thousand entries. For a larger
+        log, export its tiles and run the bounded-memory auditor (``noc-ledger audit``,
+        spec/audit.md), which checks the latest checkpoint rather than every stored one.
+
         Raises:
             StorageError: a stored hash, tree root or status root differs from the
                 recomputation, or the state records differ from the replay.

@@ -20,6 +20,7 @@ import pytest
 from noc_ledger import signing
 from noc_ledger.cli import main
 from noc_ledger.errors import KeyFileError
+from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.policy import parse_policy
 from noc_ledger.verify import verify_bundle
 
@@ -909,3 +910,43 @@ def test_spec_examples_are_valid_toml_and_json() -> None:
     assert [kind for kind, _ in BLOCKS][:3] == ["toml", "json", "toml"]
     tomllib.loads(NOC_TOML)
     json.loads(LICENCE_JSON)
+
+
+# ---------------------------------------------------------------------------------------
+# id prefixes: read-only commands take a unique prefix, signing commands the full id
+
+
+def test_read_only_commands_take_a_unique_id_prefix(
+    ledger: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    noc_id = ok(capsys, "issue", ledger, write(ledger.parent / "noc.toml", NOC_TOML))["id"]
+    for prefix in (noc_id[:8], noc_id[:9].upper(), noc_id[:40]):
+        assert ok(capsys, "status", ledger, prefix)["id"] == noc_id
+    bundle_file = ledger.parent / "noc.bundle"
+    assert ok(capsys, "bundle", ledger, noc_id[:12], "-o", bundle_file)["id"] == noc_id
+    # Too short, not hex, or matching nothing: one line, exit 1, nothing written.
+    other = "0" * 8 if not noc_id.startswith("0" * 8) else "f" * 8
+    for bad, message in (
+        (noc_id[:7], "expected 64 hex digits, or the first 8 or more"),
+        (noc_id[:7] + "g", "expected 64 hex digits"),
+        (other, "no certificate or key id in this ledger starts so"),
+    ):
+        code, out, err = run(capsys, "status", ledger, bad)
+        assert code == 1 and out == "" and message in err, (bad, err)
+    # The commands that sign an event take the full id only.
+    code, _, err = run(capsys, "suspend", ledger, noc_id[:12], "--reason", "other")
+    assert code == 1 and "expected 64 hex digits" in err
+    assert ok(capsys, "status", ledger, noc_id)["state"] == "active"
+
+
+def test_an_ambiguous_prefix_is_refused(
+    ledger: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noc_id = ok(capsys, "issue", ledger, write(ledger.parent / "noc.toml", NOC_TOML))["id"]
+    # Two ids sharing 8 hex digits cannot be made on purpose; the ledger's answer can.
+    monkeypatch.setattr(
+        Ledger, "find_ids", lambda self, prefix, limit=2: [bytes(32), bytes(31) + b"\x01"]
+    )
+    code, out, err = run(capsys, "bundle", ledger, noc_id[:8], "-o", ledger.parent / "x")
+    assert code == 1 and out == "" and "several ids start so" in err
+    assert not (ledger.parent / "x").exists()

@@ -200,3 +200,27 @@ def test_submit_checks_the_payload_not_the_certificate_object_it_is_given(store:
     assert ledger.status(innocent.id) is None
     with pytest.raises(ValueError, match="one item per entry"):
         ledger.submit([entry, entry], certificates=[innocent])
+
+
+def test_find_ids_by_prefix(store: Store) -> None:
+    ledger = new_ledger(store)
+    receipts = ledger.issue_batch([noc() for _ in range(200)], ISSUER)
+    ids = sorted(r.id for r in receipts)
+    target = ids[57]
+    text = target.hex()
+    for prefix in (text, text[:9], text[:8].upper(), text[:3]):
+        found = ledger.find_ids(prefix, limit=len(ids))
+        expected = [i for i in ids if i.hex().startswith(prefix.lower())]
+        assert found == expected and target in found
+    # A prefix of one hex digit matches about 1/16 of them; the limit stops the scan.
+    assert len(ledger.find_ids(text[:1], limit=2)) == 2
+    # Every id matches the empty prefix: certificates first (in id order), then keys.
+    everything = ledger.find_ids("", limit=1000)
+    assert everything[:200] == ids and ISSUER.key_id in everything[200:]
+    assert ledger.find_ids(ISSUER.key_id.hex()[:10]) == [ISSUER.key_id]
+    assert ledger.find_ids("ffffffffffffffffffff") == []  # one chance in 2^80 of a match
+    for bad in ("xyz", "12 34"):
+        with pytest.raises(ValueError, match="hex digits"):
+            ledger.find_ids(bad)
+    with pytest.raises(ValueError, match="positive"):
+        ledger.find_ids("ab", limit=0)

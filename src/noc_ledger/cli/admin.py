@@ -28,6 +28,7 @@ from noc_ledger.cli import common
 from noc_ledger.cli.common import CommandError, Output
 from noc_ledger.cli.ledgerdir import (
     LOG_KEY_FILE,
+    MIN_ID_PREFIX,
     ROOT_KEY_FILE,
     TOKEN_ROLES,
     FieldError,
@@ -45,6 +46,7 @@ from noc_ledger.cli.ledgerdir import (
     parse_json,
     parse_scope,
     parse_time,
+    resolve_id,
     scope_to_json,
     token_key_label,
 )
@@ -1084,9 +1086,9 @@ def cmd_checkpoint(args: argparse.Namespace, out: Output) -> int:
 
 @_guarded
 def cmd_bundle(args: argparse.Namespace, out: Output) -> int:
-    cert_id = parse_id(args.cert_id, "CERT_ID")
     with LedgerDir.open(args.dir) as d:
         ledger = d.ledger()
+        cert_id = resolve_id(ledger, args.cert_id, "CERT_ID")
         if ledger.status(cert_id) is None:
             raise CommandError(f"no certificate {cert_id.hex()} in this ledger")
         data = ledger.bundle(cert_id, size=args.size)
@@ -1209,9 +1211,9 @@ def cmd_log(args: argparse.Namespace, out: Output) -> int:
 
 @_guarded
 def cmd_status(args: argparse.Namespace, out: Output) -> int:
-    wanted = parse_id(args.id, "ID")
     with LedgerDir.open(args.dir) as d:
         ledger = d.ledger()
+        wanted = resolve_id(ledger, args.id, "ID")
         record = ledger.status(wanted)
         if record is None:
             key_record = ledger.key_status(wanted)
@@ -1448,7 +1450,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for kind, text in _EVENT_HELP.items():
         p = _add(subparsers, str(kind), _event(kind), text)
         _dir(p)
-        p.add_argument("cert_id", metavar="CERT_ID", help="the certificate id (64 hex digits)")
+        p.add_argument(
+            "cert_id",
+            metavar="CERT_ID",
+            help="the certificate id, all 64 hex digits (what is signed is what you typed)",
+        )
         p.add_argument(
             "--reason",
             choices=_REASONS,
@@ -1524,7 +1530,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = _add(subparsers, "bundle", cmd_bundle, "write the offline bundle of a certificate")
     _dir(p)
-    p.add_argument("cert_id", metavar="CERT_ID", help="the certificate id (64 hex digits)")
+    p.add_argument(
+        "cert_id",
+        metavar="CERT_ID",
+        help=f"the certificate id (64 hex digits, or a unique prefix of {MIN_ID_PREFIX} or more)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="the bundle file")
     p.add_argument("--size", type=int, help="at the checkpoint of this size (default latest)")
 
@@ -1563,4 +1573,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "show a certificate's status record and history (or a key's record)",
     )
     _dir(p)
-    p.add_argument("id", metavar="CERT_ID", help="a certificate id (or an issuing key id)")
+    p.add_argument(
+        "id",
+        metavar="CERT_ID",
+        help="a certificate id (or an issuing key id): 64 hex digits, or a unique prefix of "
+        f"{MIN_ID_PREFIX} or more",
+    )

@@ -98,6 +98,7 @@ __all__ = [
     "DATABASE",
     "FORMAT",
     "KEYS",
+    "MIN_ID_PREFIX",
     "Config",
     "FieldError",
     "KeyInfo",
@@ -111,6 +112,7 @@ __all__ = [
     "load_scope",
     "parse_scope",
     "parse_time",
+    "resolve_id",
     "scope_to_json",
 ]
 
@@ -1286,3 +1288,36 @@ def create(
                 pass
         raise
     return directory
+
+
+_HEX_ID_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
+_HEX_PREFIX_RE: Final = re.compile(r"[0-9a-fA-F]{8,63}")
+
+
+#: The shortest id prefix a read-only command accepts (as git does, but longer: 8 hex
+#: digits leave one chance in 4 billion that another id shares them).
+MIN_ID_PREFIX: Final = 8
+
+
+def resolve_id(ledger: Ledger, text: str, what: str) -> bytes:
+    """A certificate or key id of ``ledger`` written in full or as a unique prefix of at
+    least :data:`MIN_ID_PREFIX` hex digits. Only for commands that read: the commands that
+    sign an event about a certificate take its full id (parse_id), so that what is signed
+    is exactly what was typed.
+
+    Raises:
+        CommandError: not hex, too short, or a prefix that no id or several ids start with.
+    """
+    value = text.strip()
+    if _HEX_ID_RE.fullmatch(value):
+        return bytes.fromhex(value)
+    if not _HEX_PREFIX_RE.fullmatch(value):
+        raise CommandError(
+            f"{what} {text!r}: expected 64 hex digits, or the first {MIN_ID_PREFIX} or more"
+        )
+    found = ledger.find_ids(value, limit=2)
+    if not found:
+        raise CommandError(f"{what} {value}: no certificate or key id in this ledger starts so")
+    if len(found) > 1:
+        raise CommandError(f"{what} {value}: several ids start so; give more digits")
+    return found[0]

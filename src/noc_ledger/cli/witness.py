@@ -30,7 +30,13 @@ from noc_ledger import signing
 from noc_ledger.checkpoint import decode_checkpoint_note
 from noc_ledger.cli import common
 from noc_ledger.cli.common import CommandError, Output, Subcommands
-from noc_ledger.cli.ledgerdir import LedgerDir, get_passphrase, parse_json
+from noc_ledger.cli.ledgerdir import (
+    MIN_ID_PREFIX,
+    LedgerDir,
+    get_passphrase,
+    parse_json,
+    resolve_id,
+)
 from noc_ledger.errors import KeyFileError, NocLedgerError
 from noc_ledger.ledger.witnessing import (
     Quorum,
@@ -260,12 +266,6 @@ def cmd_cosign(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace, out: Output) -> int:
-    try:
-        cert_id = bytes.fromhex(args.cert_id)
-    except ValueError:
-        cert_id = b""
-    if len(cert_id) != 32:
-        raise CommandError("CERT_ID is 64 hex digits")
     with LedgerDir.open(args.dir) as d:
         path = d.path / COSIGNED_FILE
         if not path.exists():
@@ -273,6 +273,7 @@ def cmd_bundle(args: argparse.Namespace, out: Output) -> int:
         note = common.read_bytes(path, what="cosigned checkpoint", limit=1 << 20)
         size = decode_checkpoint_note(note).size
         ledger = d.ledger()
+        cert_id = resolve_id(ledger, args.cert_id, "CERT_ID")
         if ledger.status(cert_id) is None:
             raise CommandError(f"no certificate {cert_id.hex()} in this ledger")
         data = with_checkpoint(ledger.bundle(cert_id, size=size), note)
@@ -382,7 +383,11 @@ def register(subparsers: Subcommands) -> None:
 
     p = add("bundle", cmd_bundle, "write a certificate's bundle with the cosigned checkpoint")
     p.add_argument("dir", metavar="DIR", help="the ledger directory")
-    p.add_argument("cert_id", metavar="CERT_ID", help="the certificate id (64 hex digits)")
+    p.add_argument(
+        "cert_id",
+        metavar="CERT_ID",
+        help=f"the certificate id (64 hex digits, or a unique prefix of {MIN_ID_PREFIX} or more)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="the bundle file")
 
     p = add("trust", cmd_trust, "write a trust policy requiring K of N witnesses")

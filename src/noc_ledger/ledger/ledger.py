@@ -323,6 +323,34 @@ class Ledger:
             raw = r.get(_CERT, cert_id)
         return None if raw is None else CertStatus.from_cbor(raw)
 
+    def find_ids(self, hex_prefix: str, *, limit: int = 2) -> list[bytes]:
+        """The ids of logged certificates and keys whose hex form starts with
+        ``hex_prefix`` (either case), certificates first, each kind in id order, at most
+        ``limit`` of them: a caller that asks for 2 learns whether a prefix is ambiguous.
+
+        Raises:
+            ValueError: ``hex_prefix`` holds a character that is not a hex digit, or
+                ``limit`` is not a positive int.
+            StorageError: the store failed.
+        """
+        digits = hex_prefix.lower()
+        if any(c not in "0123456789abcdef" for c in digits):
+            raise ValueError("an id prefix is hex digits")
+        if type(limit) is not int or limit < 1:
+            raise ValueError("limit is a positive int")
+        # The store scans by bytes: whole bytes of the prefix narrow the scan, an odd last
+        # digit is matched on the hex form.
+        whole = bytes.fromhex(digits[: len(digits) // 2 * 2])
+        found: list[bytes] = []
+        with self._store.snapshot() as r:
+            for namespace in (_CERT, _KEY):
+                for key, _ in r.scan(namespace, whole):
+                    if key.hex().startswith(digits):
+                        found.append(key)
+                        if len(found) == limit:
+                            return found
+        return found
+
     def key_status(self, key_id: bytes) -> KeyStatus | None:
         with self._store.snapshot() as r:
             raw = r.get(_KEY, key_id)

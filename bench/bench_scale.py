@@ -494,6 +494,8 @@ def _save(path: Path, report: dict[str, Any]) -> None:
 def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: Any) -> None:
     progress(f"phase {name} …")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    # The tree the phase runs (its child imports the code now): HEAD may move meanwhile.
+    commit = machine()["commit"]
     try:
         result = run_isolated(target, **kwargs)
     except RuntimeError as exc:
@@ -504,7 +506,7 @@ def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: An
         progress(f"phase {name}: the log was already built; keeping the earlier figures")
         return
     result["started"] = started
-    result["commit"] = machine()["commit"]  # phases of one report may come from several runs
+    result["commit"] = commit  # phases of one report may come from several runs
     if name == "audit" and "error" not in result:
         result = _merge_audit_runs(earlier, result)
     report["phases"][name] = result

@@ -64,9 +64,11 @@ def main() -> None:
         exported = run_isolated(export_round, directory=str(directory))
         report.setdefault("exports", []).append(exported)
         progress(f"exported to {exported['size']:,} in {exported['seconds']:.1f} s")
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        commit = machine()["commit"]  # before the round: HEAD may move while it runs
         result = run_isolated(phase_audit, directory=str(directory), budget=None)
-        result["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        result["commit"] = machine()["commit"]
+        result["started"] = started
+        result["commit"] = commit
         earlier = report["phases"].get("audit", {})
         report["phases"]["audit"] = _merge_audit_runs(earlier, result)
         _save(out, report)

@@ -1,0 +1,74 @@
+"""The scale benchmark's scripts run end to end on a tiny log (a benchmark that cannot run
+is a defect too): every phase of ``bench/bench_scale.py``, an audit stopped by its budget
+and resumed by the next run, and ``bench/follow_audit.py`` on a log built in two steps.
+Figures are not checked (speed is not tested); what each phase must find is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def _run(script: str, *args: str | Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _results(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_scale_benchmark_phases_and_a_resumed_audit(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    common = ("--entries", "2100", "--dir", log, "--batch", "100", "--keys", "2")
+    # Every phase; the audit stopped after its first chunk by a tiny budget.
+    _run("bench_scale.py", *common, "--proofs", "50", "--audit-budget", "0.001", "--json")
+    report = _results(log / "results.json")
+    phases = report["phases"]
+    assert phases["build"]["entries"] == 2100
+    assert phases["export"]["entries"] == 2100
+    for name in ("proofs-store", "proofs-tiles"):
+        assert phases[name]["count"] == 50 and phases[name]["checked"] == 50
+    first = phases["audit"]
+    assert first["partial"] and 0 < first["audited"] < 2100
+    # The next run resumes the audit where it stopped and finishes it; the phase adds up
+    # both runs.
+    _run("bench_scale.py", *common, "--phases", "audit")
+    audit = _results(log / "results.json")["phases"]["audit"]
+    assert not audit["partial"] and audit["audited"] == 2100
+    assert [r["resumed_from"] for r in audit["runs"]] == [0, first["audited"]]
+    assert sum(r["audited"] for r in audit["runs"]) == 2100
+
+
+def test_follow_audit_keeps_up_with_a_growing_log(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    build = ("--dir", log, "--batch", "100", "--keys", "2", "--phases", "build")
+    _run("bench_scale.py", "--entries", "1000", *build)
+    # A first round audits 1,000 entries; the log then grows and a second follower run
+    # exports only the new tiles and audits only the new entries.
+    _run("follow_audit.py", "--entries", "1000", "--dir", log, "--pause", "0")
+    _run("bench_scale.py", "--entries", "1500", *build, "--out", tmp_path / "b.json")
+    _run("follow_audit.py", "--entries", "1500", "--dir", log, "--pause", "0")
+    report = _results(log / "audit-results.json")
+    assert [e["size"] for e in report["exports"]] == [1000, 1500]
+    audit = report["phases"]["audit"]
+    assert audit["audited"] == 1500 and not audit["partial"]
+    assert [(r["resumed_from"], r["audited"]) for r in audit["runs"]] == [(0, 1000), (1000, 500)]

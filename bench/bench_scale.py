@@ -52,6 +52,7 @@ import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import itertools
 import json
 import multiprocessing
 import os
@@ -590,6 +591,38 @@ def _rows(report: dict[str, Any], baseline: dict[str, Any] | None) -> list[list[
     return rows
 
 
+def segments(
+    samples: list[list[float]], step: int, start: int = 0
+) -> list[tuple[int, int, float, float]]:
+    """Rates between the samples nearest each multiple of ``step`` entries, from ``start``
+    entries at second 0: ``(from, to, entries/s, peak RSS MiB at the end)``. Does
+    throughput hold as the log grows? One run's own samples answer without another run's
+    load."""
+    marks: list[list[float]] = [[start, 0.0, 0.0]]
+    for sample in samples:
+        if not marks or int(sample[0]) // step > int(marks[-1][0]) // step:
+            marks.append(sample)
+    if samples and marks[-1] is not samples[-1]:
+        marks.append(samples[-1])
+    out = []
+    for a, b in itertools.pairwise(marks):
+        if b[1] > a[1]:
+            out.append((int(a[0]), int(b[0]), (b[0] - a[0]) / (b[1] - a[1]), b[2]))
+    return out
+
+
+def _segment_rows(report: dict[str, Any]) -> list[list[str]]:
+    step = max(100_000, int(report.get("entries", 0)) // 10)
+    rows = []
+    for name in ("build", "audit"):
+        ph = report["phases"].get(name, {})
+        runs = ph.get("runs") or [ph]
+        start = int(runs[0].get("resumed_from", 0))
+        for lo, hi, per_s, rss in segments(ph.get("samples", []), step, start):
+            rows.append([name, f"{lo:,} → {hi:,}", fmt_rate(per_s), f"{rss:,.0f} MiB"])
+    return rows
+
+
 def main() -> None:
     parser: argparse.ArgumentParser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=None, help="log size (default 1,000,000)")
@@ -694,6 +727,12 @@ def main() -> None:
     if baseline:
         title += f" vs {baseline.get('entries', 0):,}"
     text = table(title, headers, _rows(report, baseline))
+    if seg := _segment_rows(report):
+        text += "\n" + table(
+            "Rate by segment of the log (from each phase's samples)",
+            ["phase", "entries", "rate", "peak RSS"],
+            seg,
+        )
     if args.json:
         print(text, file=sys.stderr)
         print(json.dumps(report, indent=2))

@@ -5,6 +5,7 @@ Figures are not checked (speed is not tested); what each phase must find is."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -72,3 +73,20 @@ def test_follow_audit_keeps_up_with_a_growing_log(tmp_path: Path) -> None:
     audit = report["phases"]["audit"]
     assert audit["audited"] == 1500 and not audit["partial"]
     assert [(r["resumed_from"], r["audited"]) for r in audit["runs"]] == [(0, 1000), (1000, 500)]
+
+
+def test_segments_give_the_rate_between_samples() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        bench_scale = importlib.import_module("bench_scale")
+    finally:
+        sys.path.remove(str(BENCH))
+    samples = [[100.0, 1.0, 5.0], [150.0, 1.5, 5.0], [250.0, 2.0, 6.0], [260.0, 2.5, 7.0]]
+    # Marks at the first sample past each multiple of 100 entries, and the last sample.
+    assert bench_scale.segments(samples, 100) == [
+        (0, 100, 100.0, 5.0),
+        (100, 250, 150.0, 6.0),
+        (250, 260, 20.0, 7.0),
+    ]
+    assert bench_scale.segments(samples, 100, start=50)[0] == (50, 100, 50.0, 5.0)
+    assert bench_scale.segments([], 100) == []

@@ -587,15 +587,22 @@ class _PartMemo:
     def put(self, key: int, raw: bytes, value: object) -> None:
         if len(raw) < self.PREFIX:
             return
-        values = self._tables[key][0]
+        values, index = self._tables[key]
         if raw in values:
             return
+        # Copies (C-speed for 64 entries), changed, then stored whole (see __init__).
         values = {**values, raw: value}
+        index = dict(index)
+        prefix = raw[: self.PREFIX]
+        index[prefix] = (*index.get(prefix, ()), raw)
         while len(values) > self.LIMIT:
-            del values[next(iter(values))]
-        index: dict[bytes, tuple[bytes, ...]] = {}
-        for r in values:
-            index[r[: self.PREFIX]] = (*index.get(r[: self.PREFIX], ()), r)
+            old = next(iter(values))
+            del values[old]
+            rest = tuple(r for r in index[old[: self.PREFIX]] if r != old)
+            if rest:
+                index[old[: self.PREFIX]] = rest
+            else:
+                del index[old[: self.PREFIX]]
         self._tables[key] = (values, index)
 
 

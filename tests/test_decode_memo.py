@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from noc_ledger import codec, model
-from noc_ledger.errors import DecodeError, ModelError
+from noc_ledger.errors import DecodeError, ModelError, NocLedgerError
 from noc_ledger.model import Certificate, Identifier, Subject
 from noc_ledger.scope import Grant, Scope, Territory
 from tests.test_model import ALL, UAE, licence, noc
@@ -248,3 +248,36 @@ def test_threads_share_the_memo_safely(memo: model._PartMemo) -> None:
             t.join()
     assert errors == []
     assert all(len(values) <= 3 for values, _ in memo._tables.values())
+
+
+def _outcome(payload: bytes) -> tuple[str, bytes]:
+    try:
+        return "ok", Certificate.from_cbor(payload).to_cbor()
+    except NocLedgerError as exc:
+        return type(exc).__name__, b""
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_mutated_payloads_get_the_same_verdict_with_a_warm_memo(data: st.DataObject) -> None:
+    # Differential: a payload one byte off a valid one (flipped, dropped or inserted,
+    # anywhere, including inside remembered members) is accepted or refused, with the same
+    # error class, whether the memo holds the valid payload's members or nothing.
+    base = data.draw(st.sampled_from([noc(), licence(), noc(conditions=("A.", "B."))]))
+    payload = base.to_cbor()
+    pos = data.draw(st.integers(0, len(payload) - 1))
+    kind = data.draw(st.sampled_from(["flip", "drop", "insert"]))
+    if kind == "flip":
+        bit = data.draw(st.integers(0, 7))
+        bad = payload[:pos] + bytes([payload[pos] ^ (1 << bit)]) + payload[pos + 1 :]
+    elif kind == "drop":
+        bad = payload[:pos] + payload[pos + 1 :]
+    else:
+        bad = payload[:pos] + bytes([data.draw(st.integers(0, 255))]) + payload[pos:]
+    with mock.patch.object(model, "_PARTS", model._PartMemo()):
+        cold = _outcome(bad)
+    warm_memo = model._PartMemo()
+    with mock.patch.object(model, "_PARTS", warm_memo):
+        Certificate.from_cbor(payload)  # remembers the valid payload's members
+        warm = _outcome(bad)
+    assert warm == cold

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from noc_ledger import merkle, statusmap
-from noc_ledger.checkpoint import open_checkpoint
+from noc_ledger import merkle, signing, statusmap
+from noc_ledger.checkpoint import decode_checkpoint_note, open_checkpoint, sign_checkpoint
 from noc_ledger.errors import ScopeError, SignatureError, StorageError, TransitionError
 from noc_ledger.events import CertState, CertStatus, StatusEventKind
 from noc_ledger.ledger.ledger import Ledger
@@ -224,3 +226,35 @@ def test_find_ids_by_prefix(store: Store) -> None:
             ledger.find_ids(bad)
     with pytest.raises(ValueError, match="positive"):
         ledger.find_ids("ab", limit=0)
+
+
+def _replace_checkpoint(path: Path, size: int, note: bytes) -> None:
+    # Behind the store's back, as an intruder with file access would.
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (note, size))
+
+
+@pytest.mark.parametrize(
+    ("change", "signer", "message"),
+    [
+        ({"status_root": b"\x07" * 32}, LOG, "checkpoint at size 3: status root differs"),
+        ({"root": b"\x07" * 32}, LOG, "checkpoint at size 3"),
+        ({}, ISSUER, "checkpoint at size 3"),  # the right roots, signed by another key
+    ],
+)
+def test_audit_checks_every_stored_checkpoint(
+    tmp_path: Path, change: dict[str, Any], signer: signing.Signer, message: str
+) -> None:
+    path = tmp_path / "c.db"
+    store = SqliteStore(path)
+    ledger = new_ledger(store)
+    ledger.issue_batch([noc(), noc()], ISSUER)  # size 3: the delegation and two NOCs
+    ledger.issue(noc(), ISSUER)  # size 4
+    report = ledger.audit()
+    assert (report.size, report.certificates, report.keys) == (4, 3, 1)
+    assert report.checkpoints == 3  # sizes 1, 3 and 4
+    cp = dataclasses.replace(decode_checkpoint_note(ledger.checkpoint_at(3)), **change)
+    _replace_checkpoint(path, 3, sign_checkpoint(cp, signer))
+    with pytest.raises(StorageError, match=message):
+        ledger.audit()
+    store.close()

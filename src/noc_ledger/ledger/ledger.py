@@ -12,21 +12,32 @@ be inconsistent, even with several writer processes.
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
 from typing import Final
 
 from noc_ledger import merkle, signing, statusmap
 from noc_ledger.bundle import Bundle, LoggedEntry, StatusEvidence
 from noc_ledger.checkpoint import Checkpoint, decode_checkpoint_note, sign_checkpoint
-from noc_ledger.errors import NocLedgerError, OutOfRangeError, StorageError
+from noc_ledger.client.audit_store import SqliteAuditStore
+from noc_ledger.client.auditor import STATE_DB, Auditor
+from noc_ledger.errors import (
+    InclusionError,
+    NocLedgerError,
+    OutOfRangeError,
+    StatusRootError,
+    StorageError,
+)
 from noc_ledger.events import CertStatus, KeyEvent, KeyStatus, StatusEvent
 from noc_ledger.ledger.store import Reader, Store, Transaction
-from noc_ledger.logstate import Applied, Authority, MemoryState, apply_entry, decode_key_event
+from noc_ledger.logstate import Applied, Authority, apply_entry, decode_key_event
 from noc_ledger.model import Certificate, sign_certificate
 from noc_ledger.note import Verifier
-from noc_ledger.policy import Group, RootKey, encode_policy, make_policy
+from noc_ledger.policy import Group, RootKey, encode_policy, make_policy, parse_policy
 
 __all__ = ["AuditReport", "Ledger", "Receipt", "StatusProofBundle"]
 
@@ -78,6 +89,37 @@ class AuditReport:
     certificates: int
     keys: int
     status_root: bytes
+
+
+#: Ledger.audit: status is not what it checks, so any age is accepted.
+_AUDIT_STATUS_AGE: Final = 100 * 365 * 86_400
+#: Ledger.audit: sizes asked for a checkpoint per snapshot.
+_CHECKPOINT_SCAN: Final = 4096
+
+
+class _StoreSource:
+    """The auditor's LogReader over a ledger's store, serving one stored checkpoint: what
+    the auditor would fetch from the log's tiles, read from the store instead. Each read
+    is its own short snapshot; entries and hashes below a checkpoint never change."""
+
+    location = "the ledger's store"
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.note = b""
+
+    def read_checkpoint(self) -> bytes:
+        return self.note
+
+    def read_entries(self, start: int, end: int, *, size: int) -> list[bytes]:
+        with self._store.snapshot() as r:
+            if size > r.size():
+                raise OutOfRangeError(f"a tree of size {size} is not stored")
+            return r.read_entries(start, end)
+
+    def read_hashes(self, indexes: Sequence[int], *, size: int) -> list[bytes]:
+        with self._store.snapshot() as r:
+            return r.read_hashes(indexes)
 
 
 class _Nodes:
@@ -493,75 +535,72 @@ class Ledger:
 
     def audit(self) -> AuditReport:
         """Replay every entry under the rules and check every stored checkpoint's tree and
-        status roots against what the entries give (spec/revocation.md §6).
+        status roots, and its log signature, against what the entries give
+        (spec/revocation.md §6), then compare the stored records with the replay's.
 
-        Memory grows with the log (the entries, records and status map are held while
-        replaying): meant for logs of up to some hundred thousand entries. For a larger
-        log, export its tiles and run the bounded-memory auditor (``noc-ledger audit``,
-        spec/audit.md), which checks the latest checkpoint rather than every stored one.
+        The replay is the auditor's (spec/audit.md), run over this ledger's store as its
+        source with the ledger's own trust policy, from one stored checkpoint to the next
+        (each consistent with the one before), its state in a temporary directory: memory
+        stays bounded whatever the log's size.
 
         Raises:
-            StorageError: a stored hash, tree root or status root differs from the
-                recomputation, or the state records differ from the replay.
+            StorageError: a stored hash, tree root, status root or record differs from the
+                recomputation, a stored checkpoint does not verify or is not consistent
+                with the one before, or the latest entries have no checkpoint.
             DecodeError, SignatureError, ScopeError, TransitionError, ModelError: an
-                entry breaks a rule (the log should never have accepted it).
+                entry breaks a rule (the log should never have accepted it); the message
+                names its index. A certificate logged twice is a TransitionError.
         """
         self._store.check_integrity()  # the stored hashes proofs are served from
         with self._store.snapshot() as r:
             size = r.size()
-            entries = r.read_entries(0, size)
-            checkpoints = [
-                (s, r.checkpoint_at(s)) for s in range(size + 1) if r.checkpoint_at(s) is not None
-            ]
-            stored_certs = dict(r.scan(_CERT))
-            stored_keys = dict(r.scan(_KEY))
-        wanted = dict(checkpoints)
-        hashes = merkle.MemoryHashStore()
-        nodes = statusmap.MemoryNodeStore()
-        state = MemoryState()
-        root = statusmap.EMPTY_ROOT
-        changed: dict[bytes, bytes | None] = {}
-        # One pass: the tree and the status map are rebuilt incrementally, and compared
-        # with each stored checkpoint when the replay reaches its size.
-        for index in range(size + 1):
-            if index in wanted:
-                root = statusmap.update(root, changed, nodes)
-                changed = {}
-                note = wanted[index]
-                assert note is not None
-                cp = decode_checkpoint_note(note)
-                if cp.root != merkle.root_from_reader(index, hashes):
-                    raise StorageError(f"checkpoint at size {index}: tree root differs")
-                if cp.status_root != root:
-                    raise StorageError(f"checkpoint at size {index}: status root differs")
-            if index == size:
-                break
-            entry = entries[index]
+            latest = r.latest_checkpoint()
+        if size and (latest is None or latest[0] != size):
+            raise StorageError(f"the log holds {size} entries but no checkpoint of that size")
+        policy = parse_policy(self.trust_policy(max_status_age=_AUDIT_STATUS_AGE))
+        source = _StoreSource(self._store)
+        checked = 0
+        with tempfile.TemporaryDirectory(prefix="noc-ledger-self-audit-") as tmp:
+            state_dir = Path(tmp)
+            for at, note in self._stored_checkpoints(size):
+                checked += 1
+                if at == 0:
+                    cp = decode_checkpoint_note(note)
+                    if cp.root != merkle.EMPTY_ROOT or cp.status_root != statusmap.EMPTY_ROOT:
+                        raise StorageError("checkpoint at size 0: roots differ")
+                    continue
+                source.note = note
+                auditor = Auditor(source, policy, state_dir=state_dir)
+                try:
+                    auditor.run()
+                except (InclusionError, StatusRootError) as exc:
+                    which = "tree" if isinstance(exc, InclusionError) else "status"
+                    raise StorageError(f"checkpoint at size {at}: {which} root differs") from None
+                except NocLedgerError as exc:
+                    if auditor.step == "replay" and not isinstance(exc, StorageError):
+                        raise  # an entry breaks a rule: its type and index, as the auditor says
+                    raise StorageError(f"checkpoint at size {at}: {exc}") from None
+            store = SqliteAuditStore(state_dir / STATE_DB)
             try:
-                applied = apply_entry(state, entry, index=index, authority=self.authority)
-            except NocLedgerError as exc:
-                raise type(exc)(f"entry {index}: {exc}") from None
-            if applied.duplicate_of is not None:
-                raise StorageError(
-                    f"entry {index} repeats the certificate of entry {applied.duplicate_of}"
-                )
-            hashes.append(entry)
-            state.entries.append(entry)
-            for key, record in applied.changes.items():
-                if isinstance(record, KeyStatus):
-                    state.keys[key] = record
-                else:
-                    state.certs[key] = record
-                changed[key] = record.to_cbor()
-        if {k: v.to_cbor() for k, v in state.certs.items()} != stored_certs:
-            raise StorageError("stored certificate records differ from the replay")
-        if {k: v.to_cbor() for k, v in state.keys.items()} != stored_keys:
-            raise StorageError("stored key records differ from the replay")
+                state = Auditor.load(store)
+                with self._store.snapshot() as r:
+                    for kind, namespace in ((0, _CERT), (1, _KEY)):
+                        ours = store.iter_records(kind)
+                        if any(a != b for a, b in zip_longest(ours, r.scan(namespace))):
+                            what = "certificate" if namespace == _CERT else "key"
+                            raise StorageError(f"stored {what} records differ from the replay")
+            finally:
+                store.close()
+        return AuditReport(size, checked, state.certificates, state.keys, state.map_root)
 
-        return AuditReport(
-            size,
-            len(checkpoints),
-            len(state.certs),
-            len(state.keys),
-            statusmap.update(root, changed, nodes),
-        )
+    def _stored_checkpoints(self, size: int) -> Iterator[tuple[int, bytes]]:
+        """Every stored checkpoint of a size up to ``size``, smallest first, read through
+        short snapshots (the store has no index of them; every size is asked)."""
+        for start in range(0, size + 1, _CHECKPOINT_SCAN):
+            with self._store.snapshot() as r:
+                found = [
+                    (s, note)
+                    for s in range(start, min(start + _CHECKPOINT_SCAN, size + 1))
+                    if (note := r.checkpoint_at(s)) is not None
+                ]
+            yield from found

@@ -35,7 +35,9 @@ recorded, when the module it measures is not in the tree):
 
 Results are written to ``--out`` (default ``DIR/results.json``) after every phase, so a run
 that is cut short keeps its finished phases; a second run with the same ``--out`` adds to
-it. A table is printed at the end.
+it. A table is printed at the end. SIGTERM (or SIGINT) sent to a build or audit phase's
+own process stops it at its next batch or chunk with its figures so far, marked
+``stopped`` (build) or ``partial`` (audit); a process killed outright reports nothing.
 
 Run (from the repository root)::
 
@@ -58,6 +60,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -258,8 +261,11 @@ def phase_build(
             batches = source()
         else:
             batches = _batches(size, entries, batch, keys, first_number)
+        stop = _stop_on_signal()
         try:
             for signed, certs in batches:
+                if stop[0]:
+                    break
                 t0 = perf_counter()
                 receipts = ledger.submit(signed, certificates=certs)
                 submit_s += perf_counter() - t0
@@ -276,13 +282,14 @@ def phase_build(
                         f"{fmt_rate(rate(size - resumed_from, now - start))}, "
                         f"peak RSS {peak_rss_mib():.0f} MiB"
                     )
+            # Timed up to the last batch: not the wait for a stopped signer below.
+            seconds = perf_counter() - start
         finally:
             if worker is not None:
                 worker.join(timeout=10)
                 if worker.is_alive():
                     worker.terminate()
                     worker.join()
-        seconds = perf_counter() - start
         checkpoint = ledger.checkpoint()
     finally:
         store.close()
@@ -296,6 +303,7 @@ def phase_build(
         "submit_seconds": submit_s,
         "submit_entries_per_s": rate(built, submit_s),
         "signer_processes": signers,
+        "stopped": stop[0],
         "samples": samples,
         "db_bytes": _du(Path(directory), ("ledger.db", "ledger.db-wal")),
         "checkpoint": checkpoint.decode(),
@@ -404,6 +412,20 @@ class _BudgetError(Exception):
     pass
 
 
+def _stop_on_signal() -> list[bool]:
+    """A flag that SIGTERM or SIGINT sets instead of killing the phase, so that a build
+    or audit stopped by hand ends at its next batch or chunk and still reports its
+    figures (marked ``stopped``). Call in the phase's own interpreter."""
+    flag = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        flag[0] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return flag
+
+
 def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     """Audit the exported tiles with the state kept in ``DIR/audit-state``, so that a run
     stopped by ``--audit-budget`` (or cut short) is resumed by the next run where it
@@ -426,6 +448,8 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
 
     samples: list[list[float]] = []  # [entries audited in all runs, seconds, peak RSS MiB]
 
+    stop = _stop_on_signal()
+
     def on_progress(count: int, total: int) -> None:
         now = perf_counter()
         todo[0] = total
@@ -439,7 +463,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
                 f"audit: {before + count:,} / {size:,} ({count:,} in this run), "
                 f"{fmt_rate(rate(count, now - start))}, peak RSS {peak_rss_mib():.0f} MiB"
             )
-        if budget is not None and now - start > budget and count < total:
+        if (stop[0] or (budget is not None and now - start > budget)) and count < total:
             raise _BudgetError
 
     finished = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,20 @@ def test_segments_give_the_rate_between_samples() -> None:
     ]
     assert bench_scale.segments(samples, 100, start=50)[0] == (50, 100, 50.0, 5.0)
     assert bench_scale.segments([], 100) == []
+
+
+def test_a_signal_stops_a_phase_instead_of_killing_it() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        bench_scale = importlib.import_module("bench_scale")
+    finally:
+        sys.path.remove(str(BENCH))
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        flag = bench_scale._stop_on_signal()
+        assert flag == [False]
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert flag == [True]  # the process is still here, and the phase will stop
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)

@@ -32,6 +32,15 @@ def _run(script: str, *args: str | Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+def _bench_scale() -> Any:
+    """bench/bench_scale.py as a module (bench/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module("bench_scale")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
 def _results(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text())
     assert isinstance(data, dict)
@@ -77,11 +86,7 @@ def test_follow_audit_keeps_up_with_a_growing_log(tmp_path: Path) -> None:
 
 
 def test_segments_give_the_rate_between_samples() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        bench_scale = importlib.import_module("bench_scale")
-    finally:
-        sys.path.remove(str(BENCH))
+    bench_scale = _bench_scale()
     samples = [[100.0, 1.0, 5.0], [150.0, 1.5, 5.0], [250.0, 2.0, 6.0], [260.0, 2.5, 7.0]]
     # Marks at the first sample past each multiple of 100 entries, and the last sample.
     assert bench_scale.segments(samples, 100) == [
@@ -94,11 +99,7 @@ def test_segments_give_the_rate_between_samples() -> None:
 
 
 def test_a_signal_stops_a_phase_instead_of_killing_it() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        bench_scale = importlib.import_module("bench_scale")
-    finally:
-        sys.path.remove(str(BENCH))
+    bench_scale = _bench_scale()
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         flag = bench_scale._stop_on_signal()

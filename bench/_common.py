@@ -50,6 +50,20 @@ def peak_rss_mib() -> float:
     return peak / MIB if sys.platform == "darwin" else peak / 1024
 
 
+def written_bytes() -> int | None:
+    """Bytes this process caused to be written to storage so far (``write_bytes`` of
+    /proc/self/io: counted when a page is dirtied, so it includes what the page cache writes
+    back later), or ``None`` where the system does not say (not Linux)."""
+    try:
+        text = Path("/proc/self/io").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return None
+
+
 def exit_with_parent() -> None:
     """A measured child must not outlive the script that started it (a killed benchmark
     would leave it running, loading the machine of the next measurement): exit when the

@@ -82,6 +82,7 @@ from _common import (
     ratio,
     run_isolated,
     table,
+    written_bytes,
 )
 from noc_ledger import merkle, signing
 from noc_ledger.checkpoint import decode_checkpoint_note
@@ -467,6 +468,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
             raise _BudgetError
 
     finished = True
+    written_before = written_bytes()
     try:
         result = run_audit(src, policy, state_dir=state_dir, progress=on_progress)
         audited = result.entries
@@ -475,6 +477,12 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
         finished = False
         audited = done[0]
     seconds = perf_counter() - start
+    written_after = written_bytes()
+    # Storage writes per entry: the state database's write amplification, a figure the
+    # machine's load does not change (unlike the rate).
+    written = None
+    if written_before is not None and written_after is not None:
+        written = written_after - written_before
     return {
         "entries": size,
         "resumed_from": size - todo[0],
@@ -482,6 +490,9 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
         "finished": finished,
         "seconds": seconds,
         "entries_per_s": rate(audited, seconds),
+        "written_bytes": written,
+        "written_bytes_per_entry": None if written is None or not audited else written / audited,
+        "state_bytes": _du(state_dir),
         "samples": samples,
     }
 
@@ -540,6 +551,16 @@ def _run(report: dict[str, Any], out: Path, name: str, target: Any, **kwargs: An
     progress(f"phase {name} done: {json.dumps(shown)}")
 
 
+def _written_per_entry(runs: list[dict[str, Any]]) -> float | None:
+    """Storage writes per entry over all runs, or ``None`` if a run did not measure them
+    (runs of older code, or not on Linux)."""
+    written = [r.get("written_bytes") for r in runs]
+    audited = sum(r["audited"] for r in runs)
+    if not audited or any(w is None for w in written):
+        return None
+    return sum(w for w in written if w is not None) / audited
+
+
 def _merge_audit_runs(earlier: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     """The audit phase over all its runs: each run resumes the state the one before left,
     so the phase's rate is all entries replayed over all runs' seconds, and its peak RSS
@@ -555,6 +576,8 @@ def _merge_audit_runs(earlier: dict[str, Any], run: dict[str, Any]) -> dict[str,
         "seconds": seconds,
         "entries_per_s": rate(audited, seconds),
         "peak_rss_mib": max(r.get("peak_rss_mib", 0.0) for r in runs),
+        "written_bytes_per_entry": _written_per_entry(runs),
+        "state_bytes": run.get("state_bytes"),
         "runs": runs,
         # Each run's samples count seconds from its own start: shift them after the runs
         # before it, so the list reads as one audit.

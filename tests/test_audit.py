@@ -706,7 +706,7 @@ def test_an_interrupted_chunk_leaves_the_database_at_the_last_verified_state(
     class Failing(SqliteAuditStore):
         """Fails after the chunk's records were written, while writing the map's nodes."""
 
-        def put_nodes(self, items: Any) -> None:
+        def put_nodes_at(self, items: Any) -> None:
             raise StorageError("disk full")
 
     failing = Failing(tmp_path / "audit.sqlite")
@@ -748,24 +748,39 @@ def test_the_state_keeps_no_certificate_and_only_the_current_status_map(
     # Key events only (one delegation); certificates are read back from the source.
     assert [row[0] for row in key_events] == [0]
     assert len(certs) == result.state.certificates == 302 and len(keys) == 1
-    # Exactly the nodes reachable from the current root: older versions were deleted.
-    stored = {bytes(h): bytes(n) for h, n in nodes}
-    assert _reachable(stored, result.state.map_root) == set(stored)
+    # Exactly the current map's nodes, each at its position: older versions were replaced.
+    stored = {bytes(p): bytes(n) for p, n in nodes}
+    contents = {bytes(i): bytes(r) for i, r in [*certs, *keys]}
+    assert stored == _expected_nodes(contents)
     assert len([n for n in stored.values() if n[0] == 0x10]) == len(certs) + len(keys)
 
 
-def _reachable(nodes: dict[bytes, bytes], root: bytes) -> set[bytes]:
-    """The status-map nodes reachable from ``root`` (every one must be stored)."""
-    reachable, stack = set(), [root]
-    while stack:
-        h = stack.pop()
-        if h == statusmap.EMPTY_ROOT:
-            continue
-        raw = nodes[h]
-        reachable.add(h)
-        if raw[0] == 0x11:
-            stack += [raw[1:33], raw[33:65]]
-    return reachable
+def _expected_nodes(contents: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """The status map of ``contents`` built from scratch by position (spec/audit.md §6.1,
+    revocation.md §2.3), written apart from the auditor: position -> stored node."""
+    out: dict[bytes, bytes] = {}
+
+    def position(depth: int, bits: int) -> bytes:
+        size = (depth + 7) // 8
+        return depth.to_bytes(2, "big") + (bits << (8 * size - depth)).to_bytes(size, "big")
+
+    def build(keys: list[bytes], depth: int, bits: int) -> bytes:
+        if not keys:
+            return statusmap.EMPTY_ROOT
+        if len(keys) == 1:
+            raw = b"\x10" + keys[0] + contents[keys[0]]
+            out[position(depth, bits)] = raw
+            return statusmap.leaf_hash(keys[0], statusmap.value_hash(contents[keys[0]]))
+        side = [[k for k in keys if not (k[depth // 8] >> (7 - depth % 8)) & 1], []]
+        side[1] = [k for k in keys if (k[depth // 8] >> (7 - depth % 8)) & 1]
+        left = build(side[0], depth + 1, bits << 1)
+        right = build(side[1], depth + 1, (bits << 1) | 1)
+        raw = b"\x11" + left + right
+        out[position(depth, bits)] = raw
+        return hashlib.sha256(raw).digest()
+
+    build(sorted(contents), 0, 0)
+    return out
 
 
 def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
@@ -911,7 +926,7 @@ def test_any_chunking_gives_the_same_state_and_store(sizes: list[int]) -> None:
     # One leaf per record, every node reachable: older versions of the map were deleted.
     leaves = [n for n in store.nodes.values() if n[0] == 0x10]
     assert len(leaves) == state.certificates + state.keys
-    assert _reachable(store.nodes, state.map_root) == set(store.nodes)
+    assert store.nodes == _expected_nodes({**store.records[0], **store.records[1]})
 
 
 def test_chunk_commits_are_not_flushed_but_checkpoint_changes_are(
@@ -957,3 +972,133 @@ def test_the_store_sets_synchronous_for_each_commit(tmp_path: Path) -> None:
             assert synchronous(throwaway) == 0  # OFF
     finally:
         throwaway.close()
+
+
+# -- status-map nodes by position (spec/audit.md §6.1) -----------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 255), st.data())
+def test_child_position_is_the_spec_encoding(depth: int, data: st.DataObject) -> None:
+    bits = data.draw(st.integers(0, 2**depth - 1))
+    size = (depth + 7) // 8
+    here = depth.to_bytes(2, "big") + (bits << (8 * size - depth)).to_bytes(size, "big")
+    for bit in (0, 1):
+        child_bits, child_size = (bits << 1) | bit, (depth + 8) // 8
+        expected = (depth + 1).to_bytes(2, "big") + (
+            child_bits << (8 * child_size - depth - 1)
+        ).to_bytes(child_size, "big")
+        assert audit.child_position(here, bit) == expected
+    assert here != audit.ROOT_POSITION or depth == 0
+
+
+_KEYS = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=12, unique=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_map_updates_keep_exactly_the_current_tree_by_position(data: st.DataObject) -> None:
+    # Insertions, replacements and deletions in batches (the auditor itself never deletes,
+    # the store must still be right): after every batch the store holds exactly the map
+    # built from scratch, each node at its position, and the root is the map's.
+    pool = data.draw(_KEYS)
+    # Keys sharing long prefixes make deep chains, leaves pushed down and pulled up.
+    pool += [k[:-1] + bytes([k[-1] ^ 1]) for k in pool[:3]]
+    pool = list(dict.fromkeys(pool))
+    store, root = audit.MemoryAuditStore(), statusmap.EMPTY_ROOT
+    contents: dict[bytes, bytes] = {}
+    for _ in range(data.draw(st.integers(1, 6))):
+        keys = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=8, unique=True))
+        changes: dict[bytes, bytes | None] = {
+            k: data.draw(st.one_of(st.none(), st.binary(min_size=1, max_size=4))) for k in keys
+        }
+        root = audit._update_map(store, root, changes)
+        for k, v in changes.items():
+            if v is None:
+                contents.pop(k, None)
+            else:
+                contents[k] = v
+        assert root == statusmap.root_of(contents)
+        assert store.nodes == _expected_nodes(contents)
+
+
+def test_a_node_the_store_answers_wrongly_is_refused_and_nothing_is_written() -> None:
+    store, contents = audit.MemoryAuditStore(), {bytes([i]) * 32: b"v" for i in range(1, 6)}
+    root = audit._update_map(store, statusmap.EMPTY_ROOT, contents)
+    before = dict(store.nodes)
+    deep = max(store.nodes, key=len)
+    store.nodes[deep] = store.nodes[deep][:-1] + b"w"  # another value in a leaf
+    before[deep] = store.nodes[deep]
+    changed = {k: b"x" for k in contents}
+    with pytest.raises(StorageError, match="does not hash"):
+        audit._update_map(store, root, changed)
+    assert store.nodes == before
+
+
+def _to_hash_keyed(db: Path) -> None:
+    """Rewrite a state database as schema 2 kept it: nodes keyed by their hash."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT node FROM nodes").fetchall()
+        conn.execute("DROP TABLE nodes")
+        conn.execute("CREATE TABLE nodes (h BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID")
+        for (stored,) in rows:
+            raw = bytes(stored)
+            if raw[0] == 0x11:
+                h = hashlib.sha256(raw).digest()
+            else:
+                h = statusmap.leaf_hash(raw[1:33], statusmap.value_hash(raw[33:]))
+            conn.execute("INSERT INTO nodes VALUES (?, ?)", (h, raw))
+        conn.execute("PRAGMA user_version=2")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_schema_2_state_is_migrated_and_the_audit_goes_on(tmp_path: Path) -> None:
+    ledger = _ledger(40)
+    ledger.issue(sample_noc(), ISSUER)
+    tiles, state_dir = tmp_path / "tiles", tmp_path / "state"
+    policy = _policy(ledger)
+    Auditor(open_source(str(_publish(ledger, tiles))), policy, state_dir=state_dir).run()
+    current = _dump(state_dir)
+    _to_hash_keyed(state_dir / "audit.sqlite")
+    assert _dump(state_dir) != current
+    SqliteAuditStore(state_dir / "audit.sqlite").close()
+    assert _dump(state_dir) == current
+    conn = sqlite3.connect(state_dir / "audit.sqlite")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+    # The migrated state resumes: a licence that upgrades an audited NOC, more NOCs.
+    ledger.issue(sample_licence(), ISSUER)
+    ledger.issue_batch([noc() for _ in range(30)], ISSUER)
+    result = Auditor(open_source(str(_publish(ledger, tiles))), policy, state_dir=state_dir).run()
+    _check_db(result.state, ledger, state_dir)
+
+
+@pytest.mark.parametrize("damage", ["missing", "altered"])
+def test_a_damaged_schema_2_state_is_refused_and_left_as_it_was(
+    tmp_path: Path, damage: str
+) -> None:
+    ledger = _ledger(20)
+    state_dir = tmp_path / "state"
+    Auditor(
+        open_source(str(_publish(ledger, tmp_path / "tiles"))), _policy(ledger), state_dir=state_dir
+    ).run()
+    db = state_dir / "audit.sqlite"
+    _to_hash_keyed(db)
+    conn = sqlite3.connect(db)
+    (h, raw), *_ = conn.execute("SELECT h, node FROM nodes WHERE substr(node, 1, 1) = x'10'")
+    if damage == "missing":
+        conn.execute("DELETE FROM nodes WHERE h = ?", (h,))
+    else:
+        conn.execute("UPDATE nodes SET node = ? WHERE h = ?", (raw[:-1] + bytes([raw[-1] ^ 1]), h))
+    conn.commit()
+    conn.close()
+    before = _dump(state_dir)
+    with pytest.raises(StorageError, match="missing or damaged"):
+        SqliteAuditStore(db)
+    assert _dump(state_dir) == before
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()

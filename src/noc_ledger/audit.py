@@ -69,12 +69,14 @@ from noc_ledger.policy import TrustPolicy
 __all__ = [
     "AUDIT_STATE_VERSION",
     "MAX_STATE_SIZE",
+    "ROOT_POSITION",
     "AuditState",
     "AuditStore",
     "MemoryAuditStore",
     "advance",
     "audit",
     "begin",
+    "child_position",
     "decode_state",
     "encode_state",
     "finish",
@@ -125,18 +127,30 @@ def _edge_append(edge: list[bytes], n: int, entry: bytes) -> None:
 # The store (spec/audit.md §2.1, §6)
 
 
-class AuditStore(statusmap.NodeStore, Protocol):
+class AuditStore(Protocol):
     """Where an audit keeps what grows with the log (spec/audit.md §2.1).
 
-    The status map's nodes (``get_nodes``/``put_nodes`` of :class:`statusmap.NodeStore`,
-    plus ``delete_nodes``: the auditor keeps only the current tree), the records by id and
-    the key-event entries by index. :func:`advance` reads any of them and writes only at the
-    end of a chunk whose every entry passed; an edge wraps each call in one transaction.
-    Every method raises ``StorageError`` when the store fails.
+    The status map's current nodes by *position* (spec/audit.md §6.1: an auditor keeps
+    only the current tree, so a node's place in the trie names it and an update rewrites
+    the rows it changes instead of adding rows under new hashes and deleting old ones),
+    the records by id and the key-event entries by index. :func:`advance` reads any of them
+    and writes only at the end of a chunk whose every entry passed; an edge wraps each call
+    in one transaction. Nodes read are checked against the hashes their parents name
+    (spec/revocation.md §4.1 item 3), so a store that answers wrongly is caught. Every
+    method raises ``StorageError`` when the store fails.
     """
 
-    def delete_nodes(self, hashes: Sequence[bytes]) -> None:
-        """Forget nodes no longer reachable from the current status-map root."""
+    def get_nodes_at(self, positions: Sequence[bytes]) -> list[bytes | None]:
+        """The stored nodes (spec/revocation.md §4.1) at ``positions``, ``None`` where
+        there is none, in order."""
+        ...
+
+    def put_nodes_at(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        """Insert or replace ``(position, stored node)`` rows."""
+        ...
+
+    def delete_nodes_at(self, positions: Sequence[bytes]) -> None:
+        """Forget the nodes at ``positions`` (no longer in the current tree)."""
         ...
 
     def get_records(self, kind: int, ids: Sequence[bytes]) -> list[bytes | None]:
@@ -177,20 +191,20 @@ class MemoryAuditStore:
     certificate and key event it is offered (memory grows with the log)."""
 
     def __init__(self) -> None:
-        self.nodes: dict[bytes, bytes] = {}
+        self.nodes: dict[bytes, bytes] = {}  # position (spec/audit.md §6.1) -> stored node
         self.records: tuple[dict[bytes, bytes], dict[bytes, bytes]] = ({}, {})
         self.entries: dict[int, bytes] = {}
 
-    def get_nodes(self, hashes: Sequence[bytes]) -> list[bytes | None]:
+    def get_nodes_at(self, positions: Sequence[bytes]) -> list[bytes | None]:
         get = self.nodes.get
-        return [get(h) for h in hashes]
+        return [get(p) for p in positions]
 
-    def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
+    def put_nodes_at(self, items: Sequence[tuple[bytes, bytes]]) -> None:
         self.nodes.update(items)
 
-    def delete_nodes(self, hashes: Sequence[bytes]) -> None:
-        for h in hashes:
-            self.nodes.pop(h, None)
+    def delete_nodes_at(self, positions: Sequence[bytes]) -> None:
+        for p in positions:
+            self.nodes.pop(p, None)
 
     def get_records(self, kind: int, ids: Sequence[bytes]) -> list[bytes | None]:
         get = self.records[kind].get
@@ -550,46 +564,95 @@ def _authority(policy: TrustPolicy, entry: bytes) -> Authority:
     return Authority(roots[0].public_key, roots[0].scope)
 
 
-class _Recording:
-    """A NodeStore that remembers every node read or written by one update."""
+#: spec/audit.md §6.1: the position of the status map's root (depth 0, no key bits).
+ROOT_POSITION: Final = bytes(2)
 
-    def __init__(self, store: AuditStore) -> None:
+
+def child_position(position: bytes, bit: int) -> bytes:
+    """The position (spec/audit.md §6.1) of the child on side ``bit`` (0 or 1) of the node
+    at ``position``: ``u16be(depth) || the first depth key bits``, packed from the most
+    significant bit, the unused low bits of the last byte zero. ``position`` is trusted
+    (built from :data:`ROOT_POSITION` by this function)."""
+    depth = int.from_bytes(position[:2], "big")
+    prefix = bytearray(position[2:])
+    if depth % 8 == 0:
+        prefix.append(0)
+    if bit:
+        prefix[depth // 8] |= 0x80 >> (depth % 8)
+    return (depth + 1).to_bytes(2, "big") + bytes(prefix)
+
+
+class _Positioned:
+    """The statusmap.NodeStore an update runs on: reads by hash become reads by position
+    (each node's position is known from its parent's, the root's is fixed); writes are
+    collected and placed after the update (:func:`_update_map`)."""
+
+    __slots__ = ("read_at", "seen", "store", "where")
+
+    def __init__(self, store: AuditStore, root: bytes) -> None:
         self.store = store
-        self.seen: dict[bytes, bytes] = {}
+        self.where: dict[bytes, bytes] = {root: ROOT_POSITION}  # hash -> position
+        self.read_at: dict[bytes, bytes] = {}  # position -> hash of the node read there
+        self.seen: dict[bytes, bytes] = {}  # hash -> stored node, read or written
 
     def get_nodes(self, hashes: Sequence[bytes]) -> list[bytes | None]:
-        got = self.store.get_nodes(hashes)
-        if isinstance(got, list):
-            for h, raw in zip(hashes, got, strict=False):
-                if isinstance(raw, bytes):
-                    self.seen[h] = raw
+        where = self.where
+        positions = []
+        for h in hashes:
+            position = where.get(h)
+            if position is None:  # statusmap only asks for the root and children it read
+                raise StorageError(f"status-map node {h.hex()} has no known position")
+            positions.append(position)
+        got = self.store.get_nodes_at(positions)
+        if not isinstance(got, list) or len(got) != len(positions):
+            return got  # statusmap's reader reports the malformed answer
+        for h, position, raw in zip(hashes, positions, got, strict=True):
+            if not isinstance(raw, bytes):
+                continue
+            # Unverified here: statusmap checks that raw hashes to h before using it, and
+            # a wrong node ends the update with a StorageError before anything is written.
+            self.read_at[position] = h
+            self.seen[h] = raw
+            if len(raw) == _INNER_SIZE and raw[0] == _INNER:
+                for bit, child in enumerate((raw[1 : 1 + _HASH], raw[1 + _HASH :])):
+                    if child != statusmap.EMPTY_ROOT:
+                        where[child] = child_position(position, bit)
         return got
 
     def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
         self.seen.update(items)
-        self.store.put_nodes(items)
 
 
-def _update_map(store: AuditStore, root: bytes, changes: Mapping[bytes, bytes]) -> bytes:
-    """spec/revocation.md §4.2: the incremental update, as the ledger does it, then the
-    nodes of the old tree the new one no longer reaches are deleted (an auditor proves
-    nothing about older roots; spec/audit.md §2.1)."""
-    recording = _Recording(store)
-    new_root = statusmap.update(root, changes, recording)
-    seen = recording.seen
-    reachable: set[bytes] = set()
-    stack = [new_root]
+def _update_map(store: AuditStore, root: bytes, changes: Mapping[bytes, bytes | None]) -> bytes:
+    """spec/revocation.md §4.2: the incremental update, as the ledger does it, kept by
+    position (spec/audit.md §6.1): the new tree is walked from its root through the nodes
+    the update read or wrote; a node whose position holds another node (or none) is
+    written there, and positions the new tree no longer uses are deleted. A subtree the
+    update did not read keeps its position: in this trie only a leaf moves (§2.3), and a
+    leaf that moves was read by the update."""
+    positioned = _Positioned(store, root)
+    new_root = statusmap.update(root, changes, positioned)
+    seen, read_at = positioned.seen, positioned.read_at
+    writes: list[tuple[bytes, bytes]] = []
+    used: set[bytes] = set()
+    stack = [(new_root, ROOT_POSITION)] if new_root != statusmap.EMPTY_ROOT else []
     while stack:
-        h = stack.pop()
+        h, position = stack.pop()
         raw = seen.get(h)
-        if raw is None or h in reachable:
-            continue  # an untouched subtree (or the empty one): still in place
-        reachable.add(h)
+        if raw is None:
+            continue  # an untouched subtree: still in place
+        used.add(position)
+        if read_at.get(position) != h:
+            writes.append((position, raw))
         if len(raw) == _INNER_SIZE and raw[0] == _INNER:
-            stack += (raw[1 : 1 + _HASH], raw[1 + _HASH :])
-    garbage = [h for h in seen if h not in reachable]
-    if garbage:
-        store.delete_nodes(garbage)
+            for bit, child in enumerate((raw[1 : 1 + _HASH], raw[1 + _HASH :])):
+                if child != statusmap.EMPTY_ROOT:
+                    stack.append((child, child_position(position, bit)))
+    if writes:
+        store.put_nodes_at(writes)
+    gone = [position for position in read_at if position not in used]
+    if gone:
+        store.delete_nodes_at(gone)
     return new_root
 
 

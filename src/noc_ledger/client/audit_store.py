@@ -22,18 +22,21 @@ Memory: SQLite's page cache is bounded (``cache_size``) and the bundle cache hol
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
+from noc_ledger import statusmap
+from noc_ledger.audit import ROOT_POSITION, child_position, decode_state
 from noc_ledger.errors import FetchError, NocLedgerError, StorageError
 
 __all__ = ["BUNDLE_CACHE", "CACHE_KIB", "SCHEMA_VERSION", "EntryReader", "SqliteAuditStore"]
 
 #: spec/audit.md §6: ``PRAGMA user_version`` of the database (the header's version).
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 #: Entry bundles kept after a certificate was read back (each at most 256 entries).
 BUNDLE_CACHE: Final = 4
 _BUNDLE: Final = 256  # entries per bundle (c2sp.org/tlog-tiles)
@@ -46,11 +49,75 @@ _TABLES: Final = ("certs", "keys")
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS header (k INTEGER PRIMARY KEY CHECK (k = 0), state BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (h BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (pos BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS certs (id BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (id BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS key_events (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL);
 """
+
+
+#: The schema before nodes were kept by position (spec/audit.md §6.1); migrated on open.
+_HASH_KEYED: Final = 2
+#: Nodes a migration step reads at once; its memory is bounded by this times the depth.
+_MIGRATE_BATCH: Final = 256
+
+
+def _stored_hash(raw: bytes) -> bytes | None:
+    """The hash a stored status-map node is named by (spec/revocation.md §4.1), or ``None``
+    if it is not a well-formed node."""
+    if len(raw) == 1 + 2 * statusmap.HASH_SIZE and raw[0] == 0x11:
+        return hashlib.sha256(raw).digest()
+    key_end = 1 + statusmap.KEY_SIZE
+    if key_end < len(raw) <= key_end + statusmap.MAX_VALUE_SIZE and raw[0] == 0x10:
+        return statusmap.leaf_hash(raw[1:key_end], statusmap.value_hash(raw[key_end:]))
+    return None
+
+
+def _migrate_hash_keyed(conn: sqlite3.Connection, path: Path) -> None:
+    """Schema 2 to 3, inside the caller's transaction (a failure leaves schema 2): schema 2
+    kept the current tree's nodes keyed by hash; walk that tree from the header's
+    status-map root, checking every node against the hash its parent names, and store it
+    by position. Depth first, a batch at a time, so memory does not grow with the map.
+
+    Raises:
+        StorageError: no header, or a node is missing or does not hash to its name.
+        sqlite3.Error: the database failed.
+    """
+    row = conn.execute("SELECT state FROM header WHERE k = 0").fetchone()
+    if row is None:
+        raise StorageError(f"{path}: a schema {_HASH_KEYED} audit state without a header")
+    try:
+        root = decode_state(bytes(row[0])).map_root
+    except NocLedgerError as exc:
+        raise StorageError(f"{path}: audit state header: {exc}") from None
+    conn.execute(
+        "CREATE TABLE nodes_by_pos (pos BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID"
+    )
+    stack = [] if root == statusmap.EMPTY_ROOT else [(root, ROOT_POSITION)]
+    while stack:
+        batch, stack = stack[-_MIGRATE_BATCH:], stack[:-_MIGRATE_BATCH]
+        marks = ",".join("?" * len(batch))
+        found = {
+            bytes(h): bytes(raw)
+            for h, raw in conn.execute(
+                f"SELECT h, node FROM nodes WHERE h IN ({marks})",  # noqa: S608
+                [h for h, _ in batch],
+            )
+        }
+        rows = []
+        for h, position in batch:
+            raw = found.get(h)
+            if raw is None or _stored_hash(raw) != h:
+                raise StorageError(f"{path}: status-map node {h.hex()} missing or damaged")
+            rows.append((position, raw))
+            if raw[0] == 0x11:
+                for bit, child in enumerate((raw[1:33], raw[33:65])):
+                    if child != statusmap.EMPTY_ROOT:
+                        stack.append((child, child_position(position, bit)))
+        conn.executemany("INSERT INTO nodes_by_pos (pos, node) VALUES (?, ?)", rows)
+    conn.execute("DROP TABLE nodes")
+    conn.execute("ALTER TABLE nodes_by_pos RENAME TO nodes")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 class EntryReader(Protocol):
@@ -104,7 +171,7 @@ class SqliteAuditStore:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables and version != SCHEMA_VERSION:
+            if tables and version not in (_HASH_KEYED, SCHEMA_VERSION):
                 raise StorageError(
                     f"{path}: audit state schema {version}, not {SCHEMA_VERSION}; "
                     "start a new state directory"
@@ -114,6 +181,9 @@ class SqliteAuditStore:
             self._durable = durable
             self._sync = "FULL" if durable else "OFF"
             conn.execute(f"PRAGMA cache_size={-cache_kib}")
+            if tables and version == _HASH_KEYED:
+                with self.transaction():
+                    _migrate_hash_keyed(conn, path)
             with self.transaction():
                 for statement in _SCHEMA.strip().split(";\n"):
                     if statement.strip():
@@ -214,14 +284,14 @@ class SqliteAuditStore:
             raise _fail(exc) from None
         return [found.get(h) for h in ids]
 
-    def get_nodes(self, hashes: Sequence[bytes]) -> list[bytes | None]:
-        return self._get("nodes", "node", "h", hashes)
+    def get_nodes_at(self, positions: Sequence[bytes]) -> list[bytes | None]:
+        return self._get("nodes", "node", "pos", positions)
 
-    def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
-        self._many("INSERT OR REPLACE INTO nodes (h, node) VALUES (?, ?)", list(items.items()))
+    def put_nodes_at(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        self._many("INSERT OR REPLACE INTO nodes (pos, node) VALUES (?, ?)", items)
 
-    def delete_nodes(self, hashes: Sequence[bytes]) -> None:
-        self._many("DELETE FROM nodes WHERE h = ?", [(h,) for h in hashes])
+    def delete_nodes_at(self, positions: Sequence[bytes]) -> None:
+        self._many("DELETE FROM nodes WHERE pos = ?", [(p,) for p in positions])
 
     def get_records(self, kind: int, ids: Sequence[bytes]) -> list[bytes | None]:
         return self._get(_TABLES[kind], "record", "id", ids)
@@ -290,6 +360,19 @@ class SqliteAuditStore:
                 yield bytes(k), bytes(v)
         except sqlite3.Error as exc:
             raise _fail(exc) from None
+
+    def holds_map_root(self, root: bytes) -> bool:
+        """Whether the node at the root's position (spec/audit.md §6.1) is the one ``root``
+        names (for the empty map: no node there). A cheap check that a header and the
+        tables belong together; :func:`noc_ledger.audit.advance` checks every node it reads.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        raw = self.get_nodes_at([ROOT_POSITION])[0]
+        if root == statusmap.EMPTY_ROOT:
+            return raw is None
+        return raw is not None and _stored_hash(raw) == root
 
     def count_nodes(self) -> int:
         """Status-map nodes stored (the current tree's only)."""

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from noc_ledger import audit, merkle, statusmap
+from noc_ledger import audit, merkle
 from noc_ledger.audit import AuditState
 from noc_ledger.client.audit_store import SqliteAuditStore
 from noc_ledger.errors import FetchError, InconsistencyError, StorageError
@@ -198,7 +198,7 @@ class Auditor:
             return audit.initial_state(store)
         state = audit.decode_state(header, store=store)
         # A cheap check that header and tables belong together (spec/audit.md §6).
-        if state.map_root != statusmap.EMPTY_ROOT and store.get_nodes([state.map_root]) == [None]:
+        if not store.holds_map_root(state.map_root):
             raise StorageError(f"{store.path}: the status map does not hold the header's root")
         return state
 

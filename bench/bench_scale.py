@@ -61,6 +61,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -85,6 +86,7 @@ from _common import (
     written_bytes,
 )
 from noc_ledger import merkle, signing
+from noc_ledger.audit import decode_state
 from noc_ledger.checkpoint import decode_checkpoint_note
 from noc_ledger.events import ReasonCode, StatusEvent, StatusEventKind
 from noc_ledger.ledger.ledger import Ledger
@@ -427,6 +429,20 @@ def _stop_on_signal() -> list[bool]:
     return flag
 
 
+def _audit_position(state_dir: Path) -> int:
+    """Entries the audit state in ``state_dir`` has replayed (0 if there is none), read
+    without opening it as a store (which could change it)."""
+    db = state_dir / "audit.sqlite"
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT state FROM header WHERE k = 0").fetchone()
+    finally:
+        conn.close()
+    return 0 if row is None else decode_state(bytes(row[0])).position
+
+
 def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     """Audit the exported tiles with the state kept in ``DIR/audit-state``, so that a run
     stopped by ``--audit-budget`` (or cut short) is resumed by the next run where it
@@ -442,8 +458,10 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     # The audit goes to the exported checkpoint, which may be behind a log still growing.
     size = decode_checkpoint_note(src.read_checkpoint()).size
     state_dir = Path(directory) / "audit-state"
+    # Where this run starts: the stored state's position (a run that first completes an
+    # interrupted target reports progress against that target's size, not this one's).
+    first = _audit_position(state_dir)
     done = [0]
-    todo = [size]
     start = perf_counter()
     last = [start]
 
@@ -453,8 +471,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
 
     def on_progress(count: int, total: int) -> None:
         now = perf_counter()
-        todo[0] = total
-        before = size - total  # audited by earlier runs
+        before = first  # audited by earlier runs
         if (before + count) // SAMPLE_EVERY != (before + done[0]) // SAMPLE_EVERY:
             samples.append([before + count, round(now - start, 1), round(peak_rss_mib(), 1)])
         done[0] = count
@@ -464,7 +481,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
                 f"audit: {before + count:,} / {size:,} ({count:,} in this run), "
                 f"{fmt_rate(rate(count, now - start))}, peak RSS {peak_rss_mib():.0f} MiB"
             )
-        if (stop[0] or (budget is not None and now - start > budget)) and count < total:
+        if (stop[0] or (budget is not None and now - start > budget)) and before + count < size:
             raise _BudgetError
 
     finished = True
@@ -472,7 +489,6 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     try:
         result = run_audit(src, policy, state_dir=state_dir, progress=on_progress)
         audited = result.entries
-        todo[0] = audited
     except _BudgetError:
         finished = False
         audited = done[0]
@@ -485,7 +501,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
         written = written_after - written_before
     return {
         "entries": size,
-        "resumed_from": size - todo[0],
+        "resumed_from": first,
         "audited": audited,
         "finished": finished,
         "seconds": seconds,

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from noc_ledger import merkle, signing
 from noc_ledger.checkpoint import Checkpoint, cosign, decode_checkpoint_note, sign_checkpoint
@@ -32,6 +34,7 @@ from noc_ledger.ledger.ledger import Ledger
 from noc_ledger.ledger.memory import MemoryStore
 from noc_ledger.ledger.tiles_export import export_tiles
 from noc_ledger.note import Verifier
+from noc_ledger.tiles import resources_for_size
 from tests import independent_tiles
 from tests.ledger_story import ISSUER, LOG, ORIGIN, new_ledger, noc
 
@@ -383,3 +386,23 @@ def test_proofs_against_one_checkpoint_read_each_tile_once(ledger: Ledger, tmp_p
         assert prove_consistency(source, size1, 600) == ledger.prove_consistency(size1, 600)
     assert any(".p/" in path for path in fetched)  # partial tiles were needed
     assert len(fetched) == len(set(fetched))
+
+
+_SIZES = st.one_of(
+    st.integers(0, 3 * 65_536 + 600),
+    # Around the sizes where a level fills up or a new one starts.
+    st.sampled_from([0, 1, 255, 256, 257, 65_535, 65_536, 65_537, 16_777_216]).flatmap(
+        lambda n: st.integers(max(0, n - 2), n + 2)
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SIZES, _SIZES)
+def test_the_new_resources_are_the_set_difference_generated(a: int, b: int) -> None:
+    # Rule 3, generated instead of listed (memory flat in the log's size): the same tiles,
+    # in the same order, as the set difference of the two trees' resources.
+    previous, size = min(a, b), max(a, b)
+    old = set(resources_for_size(previous))
+    expected = [t for t in resources_for_size(size) if t not in old]
+    assert list(tiles_export._new_resources(size, previous)) == expected

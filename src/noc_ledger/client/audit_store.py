@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS key_events (idx INTEGER PRIMARY KEY, entry BLOB NOT N
 
 #: The schema before nodes were kept by position (spec/audit.md §6.1); migrated on open.
 _HASH_KEYED: Final = 2
-#: Nodes a migration step reads at once; its memory is bounded by this times the depth.
+#: Parent nodes a migration step reads at once (its memory is bounded by this).
 _MIGRATE_BATCH: Final = 256
 
 
@@ -77,7 +77,12 @@ def _migrate_hash_keyed(conn: sqlite3.Connection, path: Path) -> None:
     """Schema 2 to 3, inside the caller's transaction (a failure leaves schema 2): schema 2
     kept the current tree's nodes keyed by hash; walk that tree from the header's
     status-map root, checking every node against the hash its parent names, and store it
-    by position. Depth first, a batch at a time, so memory does not grow with the map.
+    by position.
+
+    Level by level: the parents at one depth are read back from the new table in position
+    order, a batch at a time, and their children stored; positions sort by depth, then by
+    prefix (spec/audit.md §6.1), so every row is appended at the end of the new table (a
+    dense B-tree, sequential writes) and memory does not grow with the map.
 
     Raises:
         StorageError: no header, or a node is missing or does not hash to its name.
@@ -93,28 +98,52 @@ def _migrate_hash_keyed(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute(
         "CREATE TABLE nodes_by_pos (pos BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID"
     )
-    stack = [] if root == statusmap.EMPTY_ROOT else [(root, ROOT_POSITION)]
-    while stack:
-        batch, stack = stack[-_MIGRATE_BATCH:], stack[:-_MIGRATE_BATCH]
-        marks = ",".join("?" * len(batch))
+
+    def copy(named: list[tuple[bytes, bytes]]) -> None:
+        """Store the nodes named ``(hash, position)``, read by hash from the old table."""
+        marks = ",".join("?" * len(named))
         found = {
             bytes(h): bytes(raw)
             for h, raw in conn.execute(
                 f"SELECT h, node FROM nodes WHERE h IN ({marks})",  # noqa: S608
-                [h for h, _ in batch],
+                [h for h, _ in named],
             )
         }
         rows = []
-        for h, position in batch:
+        for h, position in named:
             raw = found.get(h)
             if raw is None or _stored_hash(raw) != h:
                 raise StorageError(f"{path}: status-map node {h.hex()} missing or damaged")
             rows.append((position, raw))
-            if raw[0] == 0x11:
-                for bit, child in enumerate((raw[1:33], raw[33:65])):
-                    if child != statusmap.EMPTY_ROOT:
-                        stack.append((child, child_position(position, bit)))
         conn.executemany("INSERT INTO nodes_by_pos (pos, node) VALUES (?, ?)", rows)
+
+    if root != statusmap.EMPTY_ROOT:
+        copy([(root, ROOT_POSITION)])
+    for depth in range(statusmap.MAX_DEPTH):
+        # The rows of this depth lie between u16be(depth) and u16be(depth + 1): a position
+        # of depth d > 0 is u16be(d) followed by prefix bytes, so it sorts after u16be(d);
+        # the root's is u16be(0) itself, so depth 0 starts after the empty blob.
+        after, end = depth.to_bytes(2, "big") if depth else b"", (depth + 1).to_bytes(2, "big")
+        parents = 0
+        while True:
+            batch = conn.execute(
+                "SELECT pos, node FROM nodes_by_pos WHERE pos > ? AND pos < ? ORDER BY pos LIMIT ?",
+                (after, end, _MIGRATE_BATCH),
+            ).fetchall()
+            if not batch:
+                break
+            after = bytes(batch[-1][0])
+            children = []
+            for position, raw in batch:
+                if raw[0] == 0x11:
+                    parents += 1
+                    for bit, child in enumerate((raw[1:33], raw[33:65])):
+                        if child != statusmap.EMPTY_ROOT:
+                            children.append((bytes(child), child_position(bytes(position), bit)))
+            if children:
+                copy(children)
+        if not parents:
+            break
     conn.execute("DROP TABLE nodes")
     conn.execute("ALTER TABLE nodes_by_pos RENAME TO nodes")
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

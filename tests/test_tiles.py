@@ -168,6 +168,11 @@ def test_size_is_checked() -> None:
     for size in (-1, 2**63, True, 1.0):
         with pytest.raises(OutOfRangeError):
             list(tiles.hash_tiles_for_size(size))  # type: ignore[arg-type]
+    for after in (-1, 2**63, True, 11):
+        with pytest.raises(OutOfRangeError):
+            list(tiles.hash_tiles_for_size(10, after=after))
+        with pytest.raises(OutOfRangeError):
+            list(tiles.bundles_for_size(10, after=after))
 
 
 # -- hash tiles from stored hashes -----------------------------------------------------

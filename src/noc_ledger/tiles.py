@@ -238,41 +238,57 @@ def _check_size(size: object) -> int:
     return size
 
 
-def _level_tiles(level: int, count: int) -> Iterator[Tile]:
-    """The tiles holding ``count`` hashes (entries) of one level: full ones, then a partial."""
+def _level_tiles(level: int, count: int, after: int = 0) -> Iterator[Tile]:
+    """The tiles holding ``count`` hashes (entries) of one level: full ones, then a partial;
+    without those a level of ``after <= count`` hashes already holds (its full tiles, and
+    its partial one if the level still ends there)."""
     full, rest = divmod(count, TILE_WIDTH)
-    for n in range(full):
+    for n in range(after // TILE_WIDTH, full):
         yield Tile(level, n, TILE_WIDTH)
-    if rest:
+    if rest and after != count:
         yield Tile(level, full, rest)
 
 
-def hash_tiles_for_size(size: int) -> Iterator[Tile]:
+def _check_after(size: int, after: int) -> None:
+    _check_size(after)
+    if after > size:
+        raise OutOfRangeError(f"a tree of size {after} is not a prefix of one of size {size}")
+
+
+def hash_tiles_for_size(size: int, *, after: int = 0) -> Iterator[Tile]:
     """The hash tiles of a tree of ``size`` entries, level by level, in increasing number.
 
     Level ``L`` holds ``floor(size / 256**L)`` hashes: its full tiles and, if that is not a
     multiple of 256, one partial tile of the remainder (C2SP tlog-tiles "Partial Tiles").
-    The empty tree has no tiles.
+    The empty tree has no tiles. With ``after``, only those the tree of ``after`` entries
+    does not also have (what publishing ``size`` after ``after`` writes, spec/tiles.md §8
+    rule 3: a full tile stays, a partial one is superseded by a wider one).
 
     Raises:
-        OutOfRangeError: ``size`` is not an int in [0, 2^63 - 1].
+        OutOfRangeError: ``size`` or ``after`` is not an int in [0, 2^63 - 1], or
+            ``after > size``.
     """
     _check_size(size)
+    _check_after(size, after)
     level = 0
     count = size
     while count:
-        yield from _level_tiles(level, count)
+        yield from _level_tiles(level, count, after >> (TILE_HEIGHT * level))
         level += 1
         count >>= TILE_HEIGHT
 
 
-def bundles_for_size(size: int) -> Iterator[Tile]:
-    """The entry bundles of a tree of ``size`` entries (the same numbers as level 0).
+def bundles_for_size(size: int, *, after: int = 0) -> Iterator[Tile]:
+    """The entry bundles of a tree of ``size`` entries (the same numbers as level 0); with
+    ``after``, only those the tree of ``after`` entries does not also have.
 
     Raises:
-        OutOfRangeError: ``size`` is not an int in [0, 2^63 - 1].
+        OutOfRangeError: ``size`` or ``after`` is not an int in [0, 2^63 - 1], or
+            ``after > size``.
     """
-    return _level_tiles(ENTRIES, _check_size(size))
+    _check_size(size)
+    _check_after(size, after)
+    return _level_tiles(ENTRIES, size, after)
 
 
 def resources_for_size(size: int) -> list[Tile]:

@@ -48,8 +48,6 @@ from noc_ledger.note import Verifier
 from noc_ledger.tiles import (
     CHECKPOINT_PATH,
     MAX_CHECKPOINT_SIZE,
-    TILE_HEIGHT,
-    TILE_WIDTH,
     Tile,
     bundles_for_size,
     encode_entry_bundle,
@@ -217,9 +215,9 @@ def _export(
                 second=note,
             )
         previous_size = old.size
-    # Rule 3: the resources of the new tree that the published one lacks, generated twice
-    # (once to count them for progress) rather than listed, so that memory does not grow
-    # with the log (bench/README.md measured the list at 10 M entries: +8 MiB).
+    # Rule 3: the resources of the new tree that the published one lacks, generated (once
+    # more to count them for progress) rather than listed, so that memory does not grow
+    # with the log (bench/README.md: the list cost 7.8 MiB at 10 M entries).
     total = sum(1 for _ in _new_resources(size, previous_size)) + 1
     tiles_written = bundles_written = bytes_written = 0
     directories: set[Path] = set()
@@ -274,23 +272,12 @@ def _contents(reader: Reader, tile: Tile) -> bytes:
     return read_hash_tile(reader, tile)
 
 
-def _published_in(tile: Tile, size: int) -> bool:
-    """Whether ``tile`` of a tree at least as large as ``size`` is also one of the
-    resources of the tree of ``size`` (spec/tiles.md §4): level L of that tree holds
-    ``size >> 8L`` hashes (entries for the bundles), and it publishes a tile iff they reach
-    the tile's end (a partial tile of the larger tree ends where its level does, so it is
-    the smaller tree's partial tile only if that level ends there too)."""
-    count = size if tile.is_entries else size >> (TILE_HEIGHT * tile.level)
-    return tile.n * TILE_WIDTH + tile.width <= count
-
-
 def _new_resources(size: int, previous: int) -> Iterator[Tile]:
     """Rule 3: the resources of the tree of ``size`` that the published tree of
-    ``previous`` lacks (a full tile of the old tree is also one of the new; a partial one
-    is superseded by a wider one), in the order of :func:`noc_ledger.tiles.resources_for_size`."""
-    for tile in itertools.chain(bundles_for_size(size), hash_tiles_for_size(size)):
-        if not _published_in(tile, previous):
-            yield tile
+    ``previous`` lacks, in the order of :func:`noc_ledger.tiles.resources_for_size`."""
+    return itertools.chain(
+        bundles_for_size(size, after=previous), hash_tiles_for_size(size, after=previous)
+    )
 
 
 def _remove_superseded(out: Path, written: Iterable[Tile]) -> int:

@@ -429,10 +429,9 @@ def _stop_on_signal() -> list[bool]:
     return flag
 
 
-def _audit_position(state_dir: Path) -> int:
-    """Entries the audit state in ``state_dir`` has replayed (0 if there is none), read
+def _audit_position(db: Path) -> int:
+    """Entries the audit state database ``db`` has replayed (0 if there is none), read
     without opening it as a store (which could change it)."""
-    db = state_dir / "audit.sqlite"
     if not db.exists():
         return 0
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -448,7 +447,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     stopped by ``--audit-budget`` (or cut short) is resumed by the next run where it
     stopped; the driver adds this run's figures to the earlier runs' (see ``_run``)."""
     client_source = importlib.import_module("noc_ledger.client.source")
-    run_audit = importlib.import_module("noc_ledger.client.auditor").run_audit
+    auditor = importlib.import_module("noc_ledger.client.auditor")
     store, ledger = _open_ledger(Path(directory))
     try:
         policy = parse_policy(ledger.trust_policy(max_status_age=10 * 365 * 86_400))
@@ -460,7 +459,7 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
     state_dir = Path(directory) / "audit-state"
     # Where this run starts: the stored state's position (a run that first completes an
     # interrupted target reports progress against that target's size, not this one's).
-    first = _audit_position(state_dir)
+    first = _audit_position(state_dir / auditor.STATE_DB)
     done = [0]
     start = perf_counter()
     last = [start]
@@ -471,23 +470,22 @@ def phase_audit(directory: str, budget: float | None) -> dict[str, Any]:
 
     def on_progress(count: int, total: int) -> None:
         now = perf_counter()
-        before = first  # audited by earlier runs
-        if (before + count) // SAMPLE_EVERY != (before + done[0]) // SAMPLE_EVERY:
-            samples.append([before + count, round(now - start, 1), round(peak_rss_mib(), 1)])
+        if (first + count) // SAMPLE_EVERY != (first + done[0]) // SAMPLE_EVERY:
+            samples.append([first + count, round(now - start, 1), round(peak_rss_mib(), 1)])
         done[0] = count
         if now - last[0] > 30:
             last[0] = now
             progress(
-                f"audit: {before + count:,} / {size:,} ({count:,} in this run), "
+                f"audit: {first + count:,} / {size:,} ({count:,} in this run), "
                 f"{fmt_rate(rate(count, now - start))}, peak RSS {peak_rss_mib():.0f} MiB"
             )
-        if (stop[0] or (budget is not None and now - start > budget)) and before + count < size:
+        if (stop[0] or (budget is not None and now - start > budget)) and first + count < size:
             raise _BudgetError
 
     finished = True
     written_before = written_bytes()
     try:
-        result = run_audit(src, policy, state_dir=state_dir, progress=on_progress)
+        result = auditor.run_audit(src, policy, state_dir=state_dir, progress=on_progress)
         audited = result.entries
     except _BudgetError:
         finished = False

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noc_ledger import codec
+from noc_ledger import codec, statusmap
 from noc_ledger.codec import CborValue
 from noc_ledger.errors import DecodeError, StorageError, VerificationError
 from noc_ledger.statusmap import (
@@ -652,3 +652,22 @@ def test_large_batch_into_large_map() -> None:
     for key in rnd.sample(keys, 100) + rnd.sample(list(changes), 100):
         check_proof(root, key, store, final.get(key))
         check_proof(old_root, key, store, items.get(key))
+
+
+def test_a_stored_node_is_named_by_its_hash() -> None:
+    key, value = bytes(range(32)), b"record"
+    leaf = b"\x10" + key + value
+    left, right = statusmap.leaf_hash(key, statusmap.value_hash(value)), bytes(32)
+    inner = b"\x11" + left + right
+    assert statusmap.stored_node_hash(leaf) == left
+    assert statusmap.stored_node_hash(inner) == statusmap.node_hash(left, right)
+    assert statusmap.stored_children(inner) == (left, right)
+    assert statusmap.stored_children(leaf) is None
+    # A leaf whose value makes it as long as an inner node is still a leaf.
+    long_leaf = b"\x10" + key + bytes(32)
+    assert statusmap.stored_children(long_leaf) is None
+    assert statusmap.stored_node_hash(long_leaf) == statusmap.leaf_hash(
+        key, statusmap.value_hash(bytes(32))
+    )
+    for bad in (b"", b"\x11" + left, b"\x10" + key, b"\x12" + left + right, inner + b"\x00"):
+        assert statusmap.stored_node_hash(bad) is None

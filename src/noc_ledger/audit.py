@@ -93,8 +93,6 @@ MAX_STATE_SIZE: Final = 2 * MAX_NOTE_SIZE + 4096
 _MAX_DEPTH: Final = 2
 _HASH: Final = 32
 _CT: Final = signing.CONTENT_TYPES
-_INNER: Final = 0x11  # statusmap NodeStore: an inner node is 0x11 || left || right
-_INNER_SIZE: Final = 1 + 2 * _HASH
 _T = TypeVar("_T")
 
 
@@ -613,10 +611,10 @@ class _Positioned:
             # a wrong node ends the update with a StorageError before anything is written.
             self.read_at[position] = h
             self.seen[h] = raw
-            if len(raw) == _INNER_SIZE and raw[0] == _INNER:
-                for bit, child in enumerate((raw[1 : 1 + _HASH], raw[1 + _HASH :])):
-                    if child != statusmap.EMPTY_ROOT:
-                        where[child] = child_position(position, bit)
+            children = statusmap.stored_children(raw)
+            for bit, child in enumerate(children or ()):
+                if child != statusmap.EMPTY_ROOT:
+                    where[child] = child_position(position, bit)
         return got
 
     def put_nodes(self, items: Mapping[bytes, bytes]) -> None:
@@ -644,10 +642,9 @@ def _update_map(store: AuditStore, root: bytes, changes: Mapping[bytes, bytes | 
         used.add(position)
         if read_at.get(position) != h:
             writes.append((position, raw))
-        if len(raw) == _INNER_SIZE and raw[0] == _INNER:
-            for bit, child in enumerate((raw[1 : 1 + _HASH], raw[1 + _HASH :])):
-                if child != statusmap.EMPTY_ROOT:
-                    stack.append((child, child_position(position, bit)))
+        for bit, child in enumerate(statusmap.stored_children(raw) or ()):
+            if child != statusmap.EMPTY_ROOT:
+                stack.append((child, child_position(position, bit)))
     if writes:
         store.put_nodes_at(writes)
     gone = [position for position in read_at if position not in used]

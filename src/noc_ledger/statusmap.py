@@ -59,6 +59,8 @@ __all__ = [
     "node_hash",
     "prove_status",
     "root_of",
+    "stored_children",
+    "stored_node_hash",
     "update",
     "value_hash",
     "verify_status",
@@ -298,6 +300,25 @@ class _Reader:
         return found
 
 
+def stored_node_hash(raw: bytes) -> bytes | None:
+    """The hash a stored node (spec/revocation.md §4.1 item 1) is named by: SHA-256 of an
+    inner node ``0x11 || left || right``, the leaf hash of a leaf ``0x10 || key || value``;
+    ``None`` if ``raw`` is neither."""
+    if len(raw) == _NODE_SIZE and raw[:1] == _NODE:
+        return _sha256(raw).digest()
+    if _LEAF_MIN <= len(raw) <= _LEAF_MAX and raw[:1] == _LEAF:
+        return _entry_leaf(raw[1 : 1 + KEY_SIZE], raw[1 + KEY_SIZE :])
+    return None
+
+
+def stored_children(raw: bytes) -> tuple[bytes, bytes] | None:
+    """The (left, right) child hashes of a stored inner node; ``None`` for a leaf or
+    anything else. Unverified: check ``raw`` against its name first."""
+    if len(raw) == _NODE_SIZE and raw[:1] == _NODE:
+        return raw[1 : 1 + HASH_SIZE], raw[1 + HASH_SIZE :]
+    return None
+
+
 def _parse(h: bytes, raw: object) -> _Node:
     """Check a stored node against the hash it was stored under and split it.
 
@@ -308,15 +329,11 @@ def _parse(h: bytes, raw: object) -> _Node:
         raise StorageError(f"status-map node {h.hex()} is not stored")
     if not isinstance(raw, bytes):
         raise StorageError(f"status-map node {h.hex()}: store returned {type(raw).__name__}")
-    if len(raw) == _NODE_SIZE and raw[:1] == _NODE:
-        if _sha256(raw).digest() == h:
-            return (False, raw[1 : 1 + HASH_SIZE], raw[1 + HASH_SIZE :])
-    elif _LEAF_MIN <= len(raw) <= _LEAF_MAX and raw[:1] == _LEAF:
-        key = raw[1 : 1 + KEY_SIZE]
-        value = raw[1 + KEY_SIZE :]
-        if _entry_leaf(key, value) == h:
-            return (True, key, value)
-    raise StorageError(f"stored status-map node does not hash to {h.hex()}")
+    if stored_node_hash(raw) != h:
+        raise StorageError(f"stored status-map node does not hash to {h.hex()}")
+    if raw[:1] == _NODE:
+        return (False, raw[1 : 1 + HASH_SIZE], raw[1 + HASH_SIZE :])
+    return (True, raw[1 : 1 + KEY_SIZE], raw[1 + KEY_SIZE :])
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ Memory: SQLite's page cache is bounded (``cache_size``) and the bundle cache hol
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -60,17 +59,6 @@ CREATE TABLE IF NOT EXISTS key_events (idx INTEGER PRIMARY KEY, entry BLOB NOT N
 _HASH_KEYED: Final = 2
 #: Parent nodes a migration step reads at once (its memory is bounded by this).
 _MIGRATE_BATCH: Final = 256
-
-
-def _stored_hash(raw: bytes) -> bytes | None:
-    """The hash a stored status-map node is named by (spec/revocation.md §4.1), or ``None``
-    if it is not a well-formed node."""
-    if len(raw) == 1 + 2 * statusmap.HASH_SIZE and raw[0] == 0x11:
-        return hashlib.sha256(raw).digest()
-    key_end = 1 + statusmap.KEY_SIZE
-    if key_end < len(raw) <= key_end + statusmap.MAX_VALUE_SIZE and raw[0] == 0x10:
-        return statusmap.leaf_hash(raw[1:key_end], statusmap.value_hash(raw[key_end:]))
-    return None
 
 
 def _migrate_hash_keyed(conn: sqlite3.Connection, path: Path) -> None:
@@ -112,7 +100,7 @@ def _migrate_hash_keyed(conn: sqlite3.Connection, path: Path) -> None:
         rows = []
         for h, position in named:
             raw = found.get(h)
-            if raw is None or _stored_hash(raw) != h:
+            if raw is None or statusmap.stored_node_hash(raw) != h:
                 raise StorageError(f"{path}: status-map node {h.hex()} missing or damaged")
             rows.append((position, raw))
         conn.executemany("INSERT INTO nodes_by_pos (pos, node) VALUES (?, ?)", rows)
@@ -135,11 +123,12 @@ def _migrate_hash_keyed(conn: sqlite3.Connection, path: Path) -> None:
             after = bytes(batch[-1][0])
             children = []
             for position, raw in batch:
-                if raw[0] == 0x11:
+                pair = statusmap.stored_children(bytes(raw))
+                if pair is not None:
                     parents += 1
-                    for bit, child in enumerate((raw[1:33], raw[33:65])):
+                    for bit, child in enumerate(pair):
                         if child != statusmap.EMPTY_ROOT:
-                            children.append((bytes(child), child_position(bytes(position), bit)))
+                            children.append((child, child_position(bytes(position), bit)))
             if children:
                 copy(children)
         if not parents:
@@ -401,7 +390,7 @@ class SqliteAuditStore:
         raw = self.get_nodes_at([ROOT_POSITION])[0]
         if root == statusmap.EMPTY_ROOT:
             return raw is None
-        return raw is not None and _stored_hash(raw) == root
+        return raw is not None and statusmap.stored_node_hash(raw) == root
 
     def count_nodes(self) -> int:
         """Status-map nodes stored (the current tree's only)."""
